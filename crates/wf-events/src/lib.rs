@@ -1,0 +1,21 @@
+//! The wf event schema and everything that gives it meaning.
+//!
+//! Every wf tool reads events through this crate: [`event`] parses and writes the
+//! flat JSONL objects, [`source`] reads stdin and files fast, and [`tracker`] pairs
+//! opens with closes and steps with their ends. No tool re-implements any of it, so
+//! the tools agree on what a stream means.
+
+pub mod event;
+pub mod hash;
+pub mod intern;
+pub mod source;
+pub mod tracker;
+pub mod units;
+
+pub use event::{parse_line, write_line, Event, EventType, ParseError, Status};
+pub use intern::{Interner, Sym};
+pub use source::{is_blank, Input, LineReader};
+pub use tracker::{ClosedTxn, ObservedGap, Observer, StepDone, Tracker, TrackerCounts, Wait};
+
+/// This crate's version, which every tool reports as its own.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,671 @@
+//! The transaction tracker: what a stream of events means, shared by every tool.
+//!
+//! It pairs each transaction's open and close by `txn_id`, pairs step_open with
+//! step_done when a step has no `duration_ms`, derives the gap from a step_done to
+//! the next step_open, and keeps the books on what does not pair: duplicates,
+//! closes without an open (orphans), transactions open longer than a TTL in event
+//! time (abandoned) and those still open at the end.
+//!
+//! Events may arrive out of order (a close before its open, a done before its
+//! open): the tracker waits for the other half instead of mis-pairing. Memory holds
+//! transactions in flight, plus the ids of transactions closed within the last TTL
+//! (as 64-bit hashes, to recognise a repeated close), never every event seen.
+
+use std::collections::VecDeque;
+
+use crate::event::{Event, EventType, Status};
+use crate::hash::{hash_one, FxHashMap, FxHashSet};
+use crate::intern::{Interner, Sym};
+
+/// Default TTL for open transactions: ten minutes of event time.
+pub const DEFAULT_OPEN_TTL_MS: u64 = 10 * 60 * 1000;
+
+/// A transaction whose open and close were both seen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedTxn<'a> {
+    pub txn_id: &'a str,
+    pub workflow: Option<Sym>,
+    pub open_ts_ms: i64,
+    pub close_ts_ms: i64,
+    pub duration_ms: i64,
+    pub status: Status,
+}
+
+/// A step_done, with its duration from `duration_ms` or from the paired step_open.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepDone<'a> {
+    pub txn_id: &'a str,
+    pub workflow: Option<Sym>,
+    pub step: Sym,
+    pub step_index: Option<u32>,
+    pub ts_ms: i64,
+    pub duration_ms: Option<i64>,
+    pub status: Status,
+    pub error: Option<&'a str>,
+}
+
+/// An inter_step_wait that carries `planned_wait_ms`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wait<'a> {
+    pub txn_id: &'a str,
+    pub ts_ms: i64,
+    pub from_step: Option<&'a str>,
+    pub to_step: Option<&'a str>,
+    pub planned_ms: i64,
+    pub injected: bool,
+}
+
+/// The observed gap from a transaction's last step_done to its next step_open,
+/// with the planned wait announced in between, if any.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedGap<'a> {
+    pub txn_id: &'a str,
+    pub workflow: Option<Sym>,
+    pub to_step: Sym,
+    pub ts_ms: i64,
+    pub observed_ms: i64,
+    pub planned_ms: Option<i64>,
+}
+
+/// What a tool does with the facts the tracker derives. Every method defaults to
+/// doing nothing.
+pub trait Observer {
+    fn transaction_closed(&mut self, _txn: &ClosedTxn<'_>) {}
+    fn step_done(&mut self, _step: &StepDone<'_>) {}
+    fn wait(&mut self, _wait: &Wait<'_>) {}
+    fn gap(&mut self, _gap: &ObservedGap<'_>) {}
+    /// An event the tracker recognised as a repeat and did not apply.
+    fn duplicate(&mut self, _event: &Event<'_>) {}
+    /// A transaction evicted after the TTL without a close.
+    fn abandoned(&mut self, _txn_id: &str, _workflow: Option<Sym>, _open_ts_ms: i64) {}
+}
+
+impl Observer for () {}
+
+/// Running counts of what did not pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackerCounts {
+    /// Transactions with both open and close seen.
+    pub closed: u64,
+    /// Repeated opens, closes, step_opens and step_dones that were not applied.
+    pub duplicates: u64,
+    /// Closes whose open never came within the TTL.
+    pub orphan_closes: u64,
+    /// Opens whose close never came within the TTL.
+    pub abandoned: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct StepSlot {
+    key: u64,
+    open_ts: Option<i64>,
+    done_ts: Option<i64>,
+}
+
+#[derive(Debug)]
+struct TxnState {
+    first_seen_ts: i64,
+    open_ts: Option<i64>,
+    /// A close that arrived before its open, waiting for it.
+    early_close: Option<(i64, Status)>,
+    workflow: Option<Sym>,
+    had_error: bool,
+    last_done_ts: Option<i64>,
+    pending_planned: Option<i64>,
+    steps: Vec<StepSlot>,
+}
+
+impl TxnState {
+    fn new(ts: i64) -> TxnState {
+        TxnState {
+            first_seen_ts: ts,
+            open_ts: None,
+            early_close: None,
+            workflow: None,
+            had_error: false,
+            last_done_ts: None,
+            pending_planned: None,
+            steps: Vec::new(),
+        }
+    }
+
+    fn slot(&mut self, key: u64) -> &mut StepSlot {
+        let i = match self.steps.iter().position(|s| s.key == key) {
+            Some(i) => i,
+            None => {
+                self.steps.push(StepSlot {
+                    key,
+                    open_ts: None,
+                    done_ts: None,
+                });
+                self.steps.len() - 1
+            }
+        };
+        &mut self.steps[i]
+    }
+}
+
+/// Pairs events into transactions and steps; see the module docs.
+pub struct Tracker {
+    ttl_ms: i64,
+    txns: FxHashMap<Box<str>, TxnState>,
+    closed_ids: FxHashSet<u64>,
+    closed_queue: VecDeque<(i64, u64)>,
+    names: Interner,
+    watermark: i64,
+    next_sweep: i64,
+    counts: TrackerCounts,
+}
+
+impl Tracker {
+    /// A tracker evicting transactions open longer than `open_ttl_ms` of event time;
+    /// 0 never evicts.
+    pub fn new(open_ttl_ms: u64) -> Tracker {
+        Tracker {
+            ttl_ms: i64::try_from(open_ttl_ms).unwrap_or(i64::MAX),
+            txns: FxHashMap::default(),
+            closed_ids: FxHashSet::default(),
+            closed_queue: VecDeque::new(),
+            names: Interner::new(),
+            watermark: i64::MIN,
+            next_sweep: i64::MIN,
+            counts: TrackerCounts::default(),
+        }
+    }
+
+    /// Workflow and step names, by the numbers the observer is given.
+    pub fn names(&self) -> &Interner {
+        &self.names
+    }
+
+    pub fn counts(&self) -> TrackerCounts {
+        self.counts
+    }
+
+    /// The latest `ts_ms` seen: the tracker's idea of now.
+    pub fn watermark(&self) -> Option<i64> {
+        (self.watermark != i64::MIN).then_some(self.watermark)
+    }
+
+    /// Transactions opened and not yet closed nor evicted.
+    pub fn open_transactions(&self) -> u64 {
+        self.txns
+            .values()
+            .filter(|s| s.open_ts.is_some() && s.early_close.is_none())
+            .count() as u64
+    }
+
+    /// Closes still waiting for their open (not yet evicted).
+    pub fn waiting_closes(&self) -> u64 {
+        self.txns
+            .values()
+            .filter(|s| s.early_close.is_some())
+            .count() as u64
+    }
+
+    /// Applies one event, telling `obs` what it completes.
+    pub fn apply<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
+        if ev.kind == EventType::Unknown {
+            return;
+        }
+        if ev.ts_ms > self.watermark {
+            self.watermark = ev.ts_ms;
+            if self.watermark >= self.next_sweep {
+                self.sweep(obs);
+            }
+        }
+        match ev.kind {
+            EventType::TransactionOpen => self.open(ev, obs),
+            EventType::TransactionClose => self.close(ev, obs),
+            EventType::StepOpen => self.step_open(ev, obs),
+            EventType::StepDone => self.step_done(ev, obs),
+            EventType::InterStepWait => self.inter_step_wait(ev, obs),
+            EventType::Unknown => {}
+        }
+    }
+
+    fn is_closed(&self, txn_id: &str) -> bool {
+        !self.closed_ids.is_empty() && self.closed_ids.contains(&hash_one(txn_id))
+    }
+
+    fn open<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
+        let workflow = ev.workflow.as_deref().map(|w| self.names.intern(w));
+        let id: &str = &ev.txn_id;
+        if let Some(st) = self.txns.get_mut(id) {
+            if st.open_ts.is_some() {
+                self.counts.duplicates += 1;
+                obs.duplicate(ev);
+                return;
+            }
+            st.open_ts = Some(ev.ts_ms);
+            if workflow.is_some() {
+                st.workflow = workflow;
+            }
+            if let Some((close_ts, status)) = st.early_close {
+                self.complete(id, ev.ts_ms, close_ts, status, obs);
+            }
+            return;
+        }
+        if self.is_closed(id) {
+            self.counts.duplicates += 1;
+            obs.duplicate(ev);
+            return;
+        }
+        let mut st = TxnState::new(ev.ts_ms);
+        st.open_ts = Some(ev.ts_ms);
+        st.workflow = workflow;
+        self.txns.insert(id.into(), st);
+    }
+
+    fn close<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
+        let id: &str = &ev.txn_id;
+        if let Some(st) = self.txns.get_mut(id) {
+            if st.early_close.is_some() {
+                self.counts.duplicates += 1;
+                obs.duplicate(ev);
+                return;
+            }
+            let status = close_status(ev, st.had_error);
+            match st.open_ts {
+                Some(open_ts) => self.complete(id, open_ts, ev.ts_ms, status, obs),
+                None => st.early_close = Some((ev.ts_ms, status)),
+            }
+            return;
+        }
+        if self.is_closed(id) {
+            self.counts.duplicates += 1;
+            obs.duplicate(ev);
+            return;
+        }
+        let mut st = TxnState::new(ev.ts_ms);
+        st.early_close = Some((ev.ts_ms, close_status(ev, false)));
+        self.txns.insert(id.into(), st);
+    }
+
+    fn complete<O: Observer>(
+        &mut self,
+        id: &str,
+        open_ts: i64,
+        close_ts: i64,
+        status: Status,
+        obs: &mut O,
+    ) {
+        let Some(st) = self.txns.remove(id) else {
+            return;
+        };
+        self.counts.closed += 1;
+        obs.transaction_closed(&ClosedTxn {
+            txn_id: id,
+            workflow: st.workflow,
+            open_ts_ms: open_ts,
+            close_ts_ms: close_ts,
+            duration_ms: close_ts - open_ts,
+            status,
+        });
+        let h = hash_one(id);
+        if self.closed_ids.insert(h) {
+            self.closed_queue.push_back((self.watermark, h));
+        }
+    }
+
+    /// The state a step event belongs to: the transaction in flight, a new one for
+    /// a transaction not seen yet, or none for one already closed.
+    fn step_state(&mut self, id: &str, ts: i64) -> Option<&mut TxnState> {
+        if !self.txns.contains_key(id) {
+            if self.is_closed(id) {
+                return None;
+            }
+            self.txns.insert(id.into(), TxnState::new(ts));
+        }
+        self.txns.get_mut(id)
+    }
+
+    fn step_key(&mut self, ev: &Event<'_>) -> (Sym, u64) {
+        let step = self.names.intern(ev.step.as_deref().unwrap_or(""));
+        let index = ev.step_index.unwrap_or(u32::MAX);
+        (step, (u64::from(step) << 32) | u64::from(index))
+    }
+
+    fn step_open<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
+        let (step, key) = self.step_key(ev);
+        let event_workflow = ev.workflow.as_deref().map(|w| self.names.intern(w));
+        let Some(st) = self.step_state(&ev.txn_id, ev.ts_ms) else {
+            return;
+        };
+        let slot = st.slot(key);
+        if slot.open_ts == Some(ev.ts_ms) {
+            self.counts.duplicates += 1;
+            obs.duplicate(ev);
+            return;
+        }
+        slot.open_ts = Some(ev.ts_ms);
+        slot.done_ts = None;
+        if st.workflow.is_none() {
+            st.workflow = event_workflow;
+        }
+        if let Some(done) = st.last_done_ts.take() {
+            let gap = ObservedGap {
+                txn_id: &ev.txn_id,
+                workflow: st.workflow,
+                to_step: step,
+                ts_ms: ev.ts_ms,
+                observed_ms: ev.ts_ms - done,
+                planned_ms: st.pending_planned.take(),
+            };
+            obs.gap(&gap);
+        }
+    }
+
+    fn step_done<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
+        let (step, key) = self.step_key(ev);
+        let event_workflow = ev.workflow.as_deref().map(|w| self.names.intern(w));
+        let status = ev.effective_status();
+        let mut done = StepDone {
+            txn_id: &ev.txn_id,
+            workflow: event_workflow,
+            step,
+            step_index: ev.step_index,
+            ts_ms: ev.ts_ms,
+            duration_ms: ev.duration_ms,
+            status,
+            error: ev.error.as_deref(),
+        };
+        if let Some(st) = self.step_state(&ev.txn_id, ev.ts_ms) {
+            let slot = st.slot(key);
+            if slot.done_ts == Some(ev.ts_ms) {
+                self.counts.duplicates += 1;
+                obs.duplicate(ev);
+                return;
+            }
+            slot.done_ts = Some(ev.ts_ms);
+            if done.duration_ms.is_none() {
+                done.duration_ms = slot.open_ts.map(|open| ev.ts_ms - open);
+            }
+            st.last_done_ts = Some(ev.ts_ms);
+            st.had_error |= status == Status::Error;
+            if st.workflow.is_none() {
+                st.workflow = event_workflow;
+            }
+            done.workflow = done.workflow.or(st.workflow);
+        }
+        obs.step_done(&done);
+    }
+
+    fn inter_step_wait<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
+        if let Some(st) = self.txns.get_mut(&*ev.txn_id) {
+            st.pending_planned = ev.planned_wait_ms;
+        }
+        if let Some(planned_ms) = ev.planned_wait_ms {
+            obs.wait(&Wait {
+                txn_id: &ev.txn_id,
+                ts_ms: ev.ts_ms,
+                from_step: ev.from_step.as_deref(),
+                to_step: ev.to_step.as_deref(),
+                planned_ms,
+                injected: ev.outlier_injected == Some(true),
+            });
+        }
+    }
+
+    /// Evicts what is older than the TTL and forgets old closed ids.
+    fn sweep<O: Observer>(&mut self, obs: &mut O) {
+        let retention = if self.ttl_ms > 0 {
+            self.ttl_ms
+        } else {
+            DEFAULT_OPEN_TTL_MS as i64
+        };
+        let interval = (retention / 10).clamp(1_000, 60_000);
+        self.next_sweep = self.watermark.saturating_add(interval);
+
+        let closed_cutoff = self.watermark.saturating_sub(retention);
+        while let Some(&(ts, h)) = self.closed_queue.front() {
+            if ts >= closed_cutoff {
+                break;
+            }
+            self.closed_queue.pop_front();
+            self.closed_ids.remove(&h);
+        }
+
+        if self.ttl_ms == 0 {
+            return;
+        }
+        let cutoff = self.watermark.saturating_sub(self.ttl_ms);
+        let counts = &mut self.counts;
+        self.txns.retain(|id, st| {
+            let since = st.open_ts.unwrap_or(st.first_seen_ts);
+            if since >= cutoff {
+                return true;
+            }
+            match (st.open_ts, st.early_close) {
+                (Some(open_ts), None) => {
+                    counts.abandoned += 1;
+                    obs.abandoned(id, st.workflow, open_ts);
+                }
+                (None, Some(_)) => counts.orphan_closes += 1,
+                // Only step events were seen: they were reported as they came.
+                _ => {}
+            }
+            false
+        });
+    }
+}
+
+fn close_status(ev: &Event<'_>, had_error: bool) -> Status {
+    match ev.effective_status() {
+        Status::Ok if had_error && ev.status.is_none() => Status::Error,
+        s => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Log {
+        closed: Vec<(String, i64, Status)>,
+        steps: Vec<(String, Option<i64>, Status)>,
+        gaps: Vec<(i64, Option<i64>)>,
+        waits: Vec<i64>,
+        dups: usize,
+        abandoned: Vec<String>,
+    }
+
+    impl Observer for Log {
+        fn transaction_closed(&mut self, t: &ClosedTxn<'_>) {
+            self.closed
+                .push((t.txn_id.to_string(), t.duration_ms, t.status));
+        }
+        fn step_done(&mut self, s: &super::StepDone<'_>) {
+            self.steps
+                .push((s.txn_id.to_string(), s.duration_ms, s.status));
+        }
+        fn gap(&mut self, g: &ObservedGap<'_>) {
+            self.gaps.push((g.observed_ms, g.planned_ms));
+        }
+        fn wait(&mut self, w: &Wait<'_>) {
+            self.waits.push(w.planned_ms);
+        }
+        fn duplicate(&mut self, _: &Event<'_>) {
+            self.dups += 1;
+        }
+        fn abandoned(&mut self, id: &str, _: Option<Sym>, _: i64) {
+            self.abandoned.push(id.to_string());
+        }
+    }
+
+    fn ev(kind: EventType, id: &str, ts: i64) -> Event<'static> {
+        Event::new(kind, id.to_string(), ts)
+    }
+
+    fn step(kind: EventType, id: &str, ts: i64, name: &str) -> Event<'static> {
+        let mut e = ev(kind, id, ts);
+        e.step = Some(name.to_string().into());
+        e
+    }
+
+    fn run(events: &[Event<'_>], ttl: u64) -> (Tracker, Log) {
+        let mut t = Tracker::new(ttl);
+        let mut log = Log::default();
+        for e in events {
+            t.apply(e, &mut log);
+        }
+        (t, log)
+    }
+
+    use EventType::{InterStepWait, StepOpen, TransactionClose, TransactionOpen};
+    const STEP_DONE: EventType = EventType::StepDone;
+
+    #[test]
+    fn pairs_open_and_close() {
+        let (t, log) = run(
+            &[ev(TransactionOpen, "a", 100), ev(TransactionClose, "a", 350)],
+            0,
+        );
+        assert_eq!(log.closed, vec![("a".to_string(), 250, Status::Ok)]);
+        assert_eq!(t.counts().closed, 1);
+        assert_eq!(t.open_transactions(), 0);
+    }
+
+    #[test]
+    fn close_before_open_still_pairs() {
+        let (t, log) = run(
+            &[ev(TransactionClose, "a", 350), ev(TransactionOpen, "a", 100)],
+            0,
+        );
+        assert_eq!(log.closed, vec![("a".to_string(), 250, Status::Ok)]);
+        assert_eq!(t.waiting_closes(), 0);
+    }
+
+    #[test]
+    fn duplicates_are_counted_not_applied() {
+        let (t, log) = run(
+            &[
+                ev(TransactionOpen, "a", 100),
+                ev(TransactionOpen, "a", 100),
+                step(StepOpen, "a", 110, "s"),
+                step(StepOpen, "a", 110, "s"),
+                step(STEP_DONE, "a", 120, "s"),
+                step(STEP_DONE, "a", 120, "s"),
+                ev(TransactionClose, "a", 200),
+                ev(TransactionClose, "a", 200),
+            ],
+            0,
+        );
+        assert_eq!(log.closed.len(), 1);
+        assert_eq!(log.steps, vec![("a".to_string(), Some(10), Status::Ok)]);
+        assert_eq!(log.dups, 4);
+        assert_eq!(t.counts().duplicates, 4);
+    }
+
+    #[test]
+    fn orphan_close_is_counted_after_ttl() {
+        let (t, log) = run(
+            &[
+                ev(TransactionClose, "ghost", 0),
+                ev(TransactionOpen, "b", 5_000),
+                ev(TransactionClose, "b", 6_000),
+                ev(TransactionOpen, "c", 20_000),
+            ],
+            10_000,
+        );
+        assert_eq!(log.closed.len(), 1);
+        assert_eq!(t.counts().orphan_closes, 1);
+        assert_eq!(t.waiting_closes(), 0);
+        assert_eq!(t.open_transactions(), 1);
+    }
+
+    #[test]
+    fn abandoned_after_ttl_in_event_time() {
+        let (t, log) = run(
+            &[
+                ev(TransactionOpen, "slow", 0),
+                ev(TransactionOpen, "x", 9_000),
+                ev(TransactionOpen, "y", 12_000),
+            ],
+            10_000,
+        );
+        assert_eq!(log.abandoned, vec!["slow".to_string()]);
+        assert_eq!(t.counts().abandoned, 1);
+        assert_eq!(t.open_transactions(), 2);
+    }
+
+    #[test]
+    fn a_late_close_of_an_abandoned_transaction_is_an_orphan() {
+        let (t, _) = run(
+            &[
+                ev(TransactionOpen, "slow", 0),
+                ev(TransactionOpen, "x", 12_000),
+                ev(TransactionClose, "slow", 13_000),
+                ev(TransactionOpen, "y", 40_000),
+            ],
+            10_000,
+        );
+        assert_eq!(t.counts().abandoned, 2);
+        assert_eq!(t.counts().orphan_closes, 1);
+    }
+
+    #[test]
+    fn step_durations_pair_when_absent_and_gaps_derive() {
+        let mut wait = ev(InterStepWait, "a", 150);
+        wait.planned_wait_ms = Some(40);
+        let mut done_b = step(STEP_DONE, "a", 260, "b");
+        done_b.duration_ms = Some(55);
+        done_b.status = Some(Status::Error);
+        let (_, log) = run(
+            &[
+                ev(TransactionOpen, "a", 100),
+                step(StepOpen, "a", 100, "a1"),
+                step(STEP_DONE, "a", 150, "a1"),
+                wait,
+                step(StepOpen, "a", 195, "b"),
+                done_b,
+                ev(TransactionClose, "a", 260),
+            ],
+            0,
+        );
+        assert_eq!(
+            log.steps,
+            vec![
+                ("a".to_string(), Some(50), Status::Ok),
+                ("a".to_string(), Some(55), Status::Error),
+            ]
+        );
+        assert_eq!(log.gaps, vec![(45, Some(40))]);
+        assert_eq!(log.waits, vec![40]);
+        // A failed step makes a close without status an error.
+        assert_eq!(log.closed, vec![("a".to_string(), 160, Status::Error)]);
+    }
+
+    #[test]
+    fn parallel_steps_give_one_gap() {
+        let (_, log) = run(
+            &[
+                ev(TransactionOpen, "a", 0),
+                step(StepOpen, "a", 0, "p"),
+                step(STEP_DONE, "a", 10, "p"),
+                step(StepOpen, "a", 20, "x"),
+                step(StepOpen, "a", 20, "y"),
+                step(STEP_DONE, "a", 30, "x"),
+                step(STEP_DONE, "a", 35, "y"),
+                step(StepOpen, "a", 40, "z"),
+            ],
+            0,
+        );
+        assert_eq!(log.gaps, vec![(10, None), (5, None)]);
+    }
+
+    #[test]
+    fn memory_holds_only_what_is_in_flight() {
+        let mut t = Tracker::new(10_000);
+        for i in 0..100_000i64 {
+            let id = format!("t{i}");
+            t.apply(&ev(TransactionOpen, &id, i * 100), &mut ());
+            t.apply(&ev(TransactionClose, &id, i * 100 + 50), &mut ());
+        }
+        assert_eq!(t.counts().closed, 100_000);
+        assert!(t.txns.is_empty());
+        // Ids closed within the last TTL (10 s of 100 ms spacing, plus one sweep).
+        assert!(t.closed_ids.len() <= 111, "{}", t.closed_ids.len());
+    }
+}
