@@ -599,7 +599,7 @@ mod tests {
         );
         assert_eq!(
             err(r#"{"type":"step_open","txn_id":"t","ts_ms":1,"step":"s"} x"#),
-            "not JSON: trailing characters at column 57"
+            "not JSON: trailing characters at column 56"
         );
         assert_eq!(err("[1,2]"), "not a JSON object: found sequence");
         assert_eq!(
