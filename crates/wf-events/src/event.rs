@@ -635,7 +635,7 @@ mod tests {
             parse_line(b"{\"type\":\"step_open\",\"txn_id\":\"\xff\"}")
                 .unwrap_err()
                 .to_string(),
-            "not UTF-8: invalid byte at column 33"
+            "not UTF-8: invalid byte at column 31"
         );
     }
 }
