@@ -5,6 +5,7 @@
 //! opens with closes and steps with their ends. No tool re-implements any of it, so
 //! the tools agree on what a stream means.
 
+pub mod cli;
 pub mod event;
 pub mod hash;
 pub mod intern;

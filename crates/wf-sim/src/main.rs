@@ -1,0 +1,152 @@
+//! wf-sim: simulate workflow event streams. See `wf-sim --help`.
+
+mod args;
+mod rng;
+mod sim;
+mod workflow;
+
+use std::fmt;
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use wf_events::cli::{self, Output};
+
+use args::Command;
+use sim::{Config, Simulator};
+use workflow::WorkflowFile;
+
+/// Where the first transaction starts unless told otherwise: 2026-01-01T00:00:00Z,
+/// fixed so that a seed always gives the same bytes.
+const DEFAULT_START_MS: i64 = 1_767_225_600_000;
+
+enum Error {
+    Usage(String),
+    Input(String),
+    Io(io::Error),
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m) | Error::Input(m) => f.write_str(m),
+            Error::Io(e) => write!(f, "writing output: {e}"),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(Error::Io(e)) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e @ Error::Usage(_)) => {
+            eprintln!("wf-sim: {e}\nTry 'wf-sim --help' for more information.");
+            ExitCode::from(cli::EXIT_USAGE)
+        }
+        Err(e) => {
+            eprintln!("wf-sim: {e}");
+            ExitCode::from(cli::EXIT_FAILURE)
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn load_workflows(a: &args::Args) -> Result<WorkflowFile, Error> {
+    let mut file = match &a.workflows_file {
+        None => workflow::builtin(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::Input(format!("{path}: {e}")))?;
+            WorkflowFile::from_json(&text).map_err(|e| Error::Input(format!("{path}: {e}")))?
+        }
+    };
+    if !a.only.is_empty() {
+        for name in &a.only {
+            if !file.workflows.iter().any(|w| &w.name == name) {
+                let known: Vec<&str> = file.workflows.iter().map(|w| w.name.as_str()).collect();
+                return Err(Error::Usage(format!(
+                    "no workflow named '{name}' (known: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        file.workflows.retain(|w| a.only.contains(&w.name));
+    }
+    Ok(file)
+}
+
+fn run() -> Result<ExitCode, Error> {
+    let a = match args::parse(std::env::args_os().skip(1)).map_err(Error::Usage)? {
+        Command::Help { long } => {
+            let mut out = io::stdout().lock();
+            out.write_all(args::USAGE.as_bytes())?;
+            if long {
+                out.write_all(args::LONG_HELP.as_bytes())?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Version => {
+            println!("wf-sim {}", wf_events::VERSION);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::ListWorkflows(a) => {
+            let file = load_workflows(&a)?;
+            let mut out = io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &file).map_err(io::Error::from)?;
+            out.write_all(b"\n")?;
+            out.flush()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Run(a) => a,
+    };
+    let file = load_workflows(&a)?;
+    let workflows = file.compile().map_err(Error::Input)?;
+    let start_ms = match (a.start_ms, a.realtime) {
+        (Some(ms), _) => ms,
+        (None, true) => now_ms(),
+        (None, false) => DEFAULT_START_MS,
+    };
+    let mut sim = Simulator::new(Config {
+        samples: a.samples,
+        seed: a.seed,
+        rate: a.rate,
+        workflows,
+        outlier_rate: a.outlier_rate,
+        outlier_min_ms: a.outlier_min_ms,
+        outlier_max_ms: a.outlier_max_ms,
+        start_ms,
+        duration_ms: a.duration_ms,
+        faults: a.faults.clone(),
+    })
+    .map_err(Error::Usage)?;
+
+    let mut out = Output::stdout(a.line_buffered);
+    loop {
+        if a.realtime {
+            let Some(ts) = sim.peek_ts() else { break };
+            let wait = ts - now_ms();
+            if wait > 0 {
+                // One flush per tick: everything due so far goes out before sleeping.
+                out.flush()?;
+                std::thread::sleep(Duration::from_millis(wait as u64));
+            }
+        }
+        if sim.next_unit(out.buffer()).is_none() {
+            break;
+        }
+        out.line_done()?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
