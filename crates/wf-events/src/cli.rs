@@ -106,6 +106,45 @@ impl Output {
     }
 }
 
+/// Reports malformed lines on stderr as `tool: input:line: what is wrong`, the first
+/// `limit` of them, and at the end how many there were in all if some went unshown.
+pub struct MalformedReporter {
+    tool: &'static str,
+    limit: u64,
+    total: u64,
+}
+
+impl MalformedReporter {
+    pub fn new(tool: &'static str, limit: u64) -> MalformedReporter {
+        MalformedReporter {
+            tool,
+            limit,
+            total: 0,
+        }
+    }
+
+    pub fn report(&mut self, input: &str, line_no: u64, err: &crate::ParseError) {
+        self.total += 1;
+        if self.total <= self.limit {
+            eprintln!("{}: {input}:{line_no}: {err}", self.tool);
+        }
+    }
+
+    /// Says how many malformed lines there were, when not all were shown.
+    pub fn finish(&self) {
+        if self.total > self.limit {
+            eprintln!(
+                "{}: {} malformed lines in all (the first {} shown)",
+                self.tool, self.total, self.limit
+            );
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

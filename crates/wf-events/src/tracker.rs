@@ -25,6 +25,7 @@ pub const DEFAULT_OPEN_TTL_MS: u64 = 10 * 60 * 1000;
 pub struct ClosedTxn<'a> {
     pub txn_id: &'a str,
     pub workflow: Option<Sym>,
+    pub workflow_name: Option<&'a str>,
     pub open_ts_ms: i64,
     pub close_ts_ms: i64,
     pub duration_ms: i64,
@@ -36,7 +37,9 @@ pub struct ClosedTxn<'a> {
 pub struct StepDone<'a> {
     pub txn_id: &'a str,
     pub workflow: Option<Sym>,
+    pub workflow_name: Option<&'a str>,
     pub step: Sym,
+    pub step_name: &'a str,
     pub step_index: Option<u32>,
     pub ts_ms: i64,
     pub duration_ms: Option<i64>,
@@ -62,6 +65,7 @@ pub struct ObservedGap<'a> {
     pub txn_id: &'a str,
     pub workflow: Option<Sym>,
     pub to_step: Sym,
+    pub to_step_name: &'a str,
     pub ts_ms: i64,
     pub observed_ms: i64,
     pub planned_ms: Option<i64>,
@@ -297,6 +301,7 @@ impl Tracker {
         obs.transaction_closed(&ClosedTxn {
             txn_id: id,
             workflow: st.workflow,
+            workflow_name: st.workflow.map(|w| self.names.name(w)),
             open_ts_ms: open_ts,
             close_ts_ms: close_ts,
             duration_ms: close_ts - open_ts,
@@ -348,6 +353,7 @@ impl Tracker {
                 txn_id: &ev.txn_id,
                 workflow: st.workflow,
                 to_step: step,
+                to_step_name: ev.step.as_deref().unwrap_or(""),
                 ts_ms: ev.ts_ms,
                 observed_ms: ev.ts_ms - done,
                 planned_ms: st.pending_planned.take(),
@@ -363,7 +369,9 @@ impl Tracker {
         let mut done = StepDone {
             txn_id: &ev.txn_id,
             workflow: event_workflow,
+            workflow_name: None,
             step,
+            step_name: ev.step.as_deref().unwrap_or(""),
             step_index: ev.step_index,
             ts_ms: ev.ts_ms,
             duration_ms: ev.duration_ms,
@@ -388,6 +396,7 @@ impl Tracker {
             }
             done.workflow = done.workflow.or(st.workflow);
         }
+        done.workflow_name = done.workflow.map(|w| self.names.name(w));
         obs.step_done(&done);
     }
 

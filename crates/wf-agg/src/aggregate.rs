@@ -1,0 +1,533 @@
+//! The aggregation itself: events in, one [`Report`] out.
+//!
+//! This is a library so that every tool that reports numbers (wf-agg's text and
+//! JSON, wf-plot's page) computes them with the same code and cannot disagree.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+use wf_events::hash::FxHashMap;
+use wf_events::tracker::DEFAULT_OPEN_TTL_MS;
+use wf_events::{
+    is_blank, parse_line, ClosedTxn, Event, EventType, ObservedGap, Observer, ParseError, Status,
+    StepDone, Sym, Tracker, Wait,
+};
+
+use crate::hist::{Hist, Summary};
+
+/// The seed's outlier threshold for inter-step gaps.
+pub const DEFAULT_OUTLIER_MS: i64 = 15_000;
+/// How many slowest transactions a report lists by default (the seed's ten).
+pub const DEFAULT_TOP: usize = 10;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Gaps at or over this many ms are outliers.
+    pub outlier_ms: i64,
+    /// Gaps from step_done → next step_open instead of `planned_wait_ms`.
+    pub derive_inter_step: bool,
+    /// Evict transactions open longer than this (event time); 0 never evicts.
+    pub open_ttl_ms: u64,
+    /// Slowest transactions to keep.
+    pub top: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            outlier_ms: DEFAULT_OUTLIER_MS,
+            derive_inter_step: false,
+            open_ttl_ms: DEFAULT_OPEN_TTL_MS,
+            top: DEFAULT_TOP,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Row {
+    count: u64,
+    errors: u64,
+    hist: Hist,
+}
+
+impl Row {
+    fn record(&mut self, duration_ms: Option<i64>, status: Status) {
+        self.count += 1;
+        if status == Status::Error {
+            self.errors += 1;
+        }
+        if let Some(d) = duration_ms {
+            self.hist.record(d);
+        }
+    }
+}
+
+/// The N slowest transactions; ties keep the one closed first, as the seed does.
+#[derive(Clone, Debug, Default)]
+struct Slowest {
+    keep: usize,
+    seq: u64,
+    heap: BinaryHeap<Reverse<(i64, Reverse<u64>, Box<str>)>>,
+}
+
+impl Slowest {
+    fn offer(&mut self, txn_id: &str, duration_ms: i64) {
+        self.seq += 1;
+        if self.keep == 0 {
+            return;
+        }
+        if self.heap.len() == self.keep {
+            match self.heap.peek() {
+                Some(Reverse((min, _, _))) if duration_ms > *min => {
+                    self.heap.pop();
+                }
+                _ => return,
+            }
+        }
+        self.heap
+            .push(Reverse((duration_ms, Reverse(self.seq), txn_id.into())));
+    }
+
+    fn list(&self) -> Vec<SlowTxn> {
+        let mut v: Vec<_> = self.heap.iter().map(|Reverse(x)| x.clone()).collect();
+        v.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+        v.into_iter()
+            .map(|(duration_ms, _, txn_id)| SlowTxn {
+                txn_id: txn_id.into(),
+                duration_ms,
+            })
+            .collect()
+    }
+}
+
+/// CSV files written as the stream is read, so they cost no memory.
+struct CsvSinks {
+    txn: Option<Box<dyn Write>>,
+    gap: Option<Box<dyn Write>>,
+    error: Option<io::Error>,
+}
+
+impl CsvSinks {
+    fn write(&mut self, which: fn(&mut CsvSinks) -> Option<&mut Box<dyn Write>>, row: &str) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(w) = which(self) {
+            if let Err(e) = w.write_all(row.as_bytes()) {
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
+/// Quotes a CSV field if it needs it.
+fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
+    }
+}
+
+pub const TXN_CSV_HEADER: &str = "txn_id,duration_ms,workflow,status,open_ts_ms\n";
+pub const GAP_CSV_HEADER: &str = "gap_ms,txn_id,ts_ms,from_step,to_step,outlier_injected\n";
+
+/// Everything counted, as the tracker's observer.
+struct Stats {
+    opts: Options,
+    by_type: [u64; 6],
+    malformed: u64,
+    txn: Hist,
+    slowest: Slowest,
+    gaps: Hist,
+    outliers: u64,
+    injected: u64,
+    lateness: Hist,
+    workflows: FxHashMap<Option<Sym>, Row>,
+    steps: FxHashMap<(Option<Sym>, Sym), Row>,
+    errors: FxHashMap<Box<str>, u64>,
+    csv: Option<CsvSinks>,
+}
+
+impl Stats {
+    fn gap(&mut self, gap_ms: i64) {
+        self.gaps.record(gap_ms);
+        if gap_ms >= self.opts.outlier_ms {
+            self.outliers += 1;
+        }
+    }
+}
+
+impl Observer for Stats {
+    fn transaction_closed(&mut self, t: &ClosedTxn<'_>) {
+        self.txn.record(t.duration_ms);
+        self.slowest.offer(t.txn_id, t.duration_ms);
+        self.workflows
+            .entry(t.workflow)
+            .or_default()
+            .record(Some(t.duration_ms), t.status);
+        if let Some(csv) = &mut self.csv {
+            let row = format!(
+                "{},{},{},{},{}\n",
+                csv_field(t.txn_id),
+                t.duration_ms,
+                csv_field(t.workflow_name.unwrap_or("")),
+                t.status,
+                t.open_ts_ms
+            );
+            csv.write(|c| c.txn.as_mut(), &row);
+        }
+    }
+
+    fn step_done(&mut self, s: &StepDone<'_>) {
+        self.steps
+            .entry((s.workflow, s.step))
+            .or_default()
+            .record(s.duration_ms, s.status);
+        if s.status == Status::Error {
+            let name = s.error.unwrap_or(UNSPECIFIED_ERROR);
+            match self.errors.get_mut(name) {
+                Some(c) => *c += 1,
+                None => {
+                    self.errors.insert(name.into(), 1);
+                }
+            }
+        }
+    }
+
+    fn wait(&mut self, w: &Wait<'_>) {
+        if w.injected {
+            self.injected += 1;
+        }
+        if !self.opts.derive_inter_step {
+            self.gap(w.planned_ms);
+            if let Some(csv) = &mut self.csv {
+                let row = format!(
+                    "{},{},{},{},{},{}\n",
+                    w.planned_ms,
+                    csv_field(w.txn_id),
+                    w.ts_ms,
+                    csv_field(w.from_step.unwrap_or("")),
+                    csv_field(w.to_step.unwrap_or("")),
+                    w.injected
+                );
+                csv.write(|c| c.gap.as_mut(), &row);
+            }
+        }
+    }
+
+    fn gap(&mut self, g: &ObservedGap<'_>) {
+        if let Some(planned) = g.planned_ms {
+            self.lateness.record(g.observed_ms - planned);
+        }
+        if self.opts.derive_inter_step {
+            self.gap(g.observed_ms);
+            if let Some(csv) = &mut self.csv {
+                let row = format!(
+                    "{},{},{},,{},\n",
+                    g.observed_ms,
+                    csv_field(g.txn_id),
+                    g.ts_ms,
+                    csv_field(g.to_step_name)
+                );
+                csv.write(|c| c.gap.as_mut(), &row);
+            }
+        }
+    }
+}
+
+/// Error type reported for a failed step that names none.
+pub const UNSPECIFIED_ERROR: &str = "(unspecified)";
+
+/// Reads events and keeps every count and distribution a report needs.
+pub struct Aggregator {
+    tracker: Tracker,
+    stats: Stats,
+}
+
+impl Aggregator {
+    pub fn new(opts: Options) -> Aggregator {
+        Aggregator {
+            tracker: Tracker::new(opts.open_ttl_ms),
+            stats: Stats {
+                slowest: Slowest {
+                    keep: opts.top,
+                    ..Slowest::default()
+                },
+                opts,
+                by_type: [0; 6],
+                malformed: 0,
+                txn: Hist::new(),
+                gaps: Hist::new(),
+                outliers: 0,
+                injected: 0,
+                lateness: Hist::new(),
+                workflows: FxHashMap::default(),
+                steps: FxHashMap::default(),
+                errors: FxHashMap::default(),
+                csv: None,
+            },
+        }
+    }
+
+    /// Also writes one CSV row per closed transaction and per gap, with headers.
+    pub fn write_csv(
+        &mut self,
+        txn: Option<Box<dyn Write>>,
+        gap: Option<Box<dyn Write>>,
+    ) -> io::Result<()> {
+        let mut sinks = CsvSinks {
+            txn,
+            gap,
+            error: None,
+        };
+        if let Some(w) = &mut sinks.txn {
+            w.write_all(TXN_CSV_HEADER.as_bytes())?;
+        }
+        if let Some(w) = &mut sinks.gap {
+            w.write_all(GAP_CSV_HEADER.as_bytes())?;
+        }
+        self.stats.csv = Some(sinks);
+        Ok(())
+    }
+
+    /// Flushes the CSV files and returns the first error writing them hit.
+    pub fn finish_csv(&mut self) -> io::Result<()> {
+        let Some(mut sinks) = self.stats.csv.take() else {
+            return Ok(());
+        };
+        if let Some(e) = sinks.error.take() {
+            return Err(e);
+        }
+        for w in [sinks.txn.as_mut(), sinks.gap.as_mut()].into_iter().flatten() {
+            w.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Takes one input line: blank lines are skipped, an event is applied, and a
+    /// malformed line is counted and its error returned for the caller to report.
+    pub fn feed_line(&mut self, line: &[u8]) -> Result<(), ParseError> {
+        if is_blank(line) {
+            return Ok(());
+        }
+        match parse_line(line) {
+            Ok(ev) => {
+                self.apply(&ev);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.malformed += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies one parsed event.
+    pub fn apply(&mut self, ev: &Event<'_>) {
+        self.stats.by_type[ev.kind.index()] += 1;
+        self.tracker.apply(ev, &mut self.stats);
+    }
+
+    /// Lines that were not events.
+    pub fn malformed(&self) -> u64 {
+        self.stats.malformed
+    }
+
+    /// Events read (every type, known or not).
+    pub fn events(&self) -> u64 {
+        self.stats.by_type.iter().sum()
+    }
+
+    /// The report of everything applied so far.
+    pub fn report(&self) -> Report {
+        let s = &self.stats;
+        let names = self.tracker.names();
+        let counts = self.tracker.counts();
+        let name = |sym: Option<Sym>| sym.map(|w| names.name(w).to_string());
+
+        let mut workflows: Vec<WorkflowRow> = s
+            .workflows
+            .iter()
+            .map(|(&wf, row)| WorkflowRow {
+                workflow: name(wf),
+                count: row.count,
+                errors: row.errors,
+                error_rate: rate(row.errors, row.count),
+                duration_ms: row.hist.summary(),
+            })
+            .collect();
+        workflows.sort_by(|a, b| a.workflow.cmp(&b.workflow));
+
+        let mut steps: Vec<StepRow> = s
+            .steps
+            .iter()
+            .map(|(&(wf, step), row)| StepRow {
+                workflow: name(wf),
+                step: names.name(step).to_string(),
+                count: row.count,
+                errors: row.errors,
+                error_rate: rate(row.errors, row.count),
+                duration_ms: row.hist.summary(),
+            })
+            .collect();
+        steps.sort_by(|a, b| (&a.workflow, &a.step).cmp(&(&b.workflow, &b.step)));
+
+        let mut errors: Vec<ErrorRow> = s
+            .errors
+            .iter()
+            .map(|(e, &count)| ErrorRow {
+                error: e.to_string(),
+                count,
+            })
+            .collect();
+        errors.sort_by(|a, b| b.count.cmp(&a.count).then(a.error.cmp(&b.error)));
+
+        let mut by_type = ByType::default();
+        for t in EventType::KNOWN {
+            let n = s.by_type[t.index()];
+            match t {
+                EventType::TransactionOpen => by_type.transaction_open = n,
+                EventType::StepOpen => by_type.step_open = n,
+                EventType::StepDone => by_type.step_done = n,
+                EventType::InterStepWait => by_type.inter_step_wait = n,
+                EventType::TransactionClose => by_type.transaction_close = n,
+                EventType::Unknown => {}
+            }
+        }
+
+        Report {
+            events: EventCounts {
+                total: self.events(),
+                by_type,
+                malformed: s.malformed,
+                unknown_type: s.by_type[EventType::Unknown.index()],
+            },
+            transactions: Transactions {
+                closed: counts.closed,
+                open_at_end: self.tracker.open_transactions(),
+                abandoned: counts.abandoned,
+                orphan_closes: counts.orphan_closes + self.tracker.waiting_closes(),
+                duplicates: counts.duplicates,
+                duration_ms: s.txn.summary(),
+                slowest: s.slowest.list(),
+            },
+            gaps: Gaps {
+                source: if s.opts.derive_inter_step {
+                    "derived"
+                } else {
+                    "planned"
+                },
+                duration_ms: s.gaps.summary(),
+                outlier_threshold_ms: s.opts.outlier_ms,
+                outliers: s.outliers,
+                injected_outliers: s.injected,
+                lateness_ms: s.lateness.summary(),
+            },
+            workflows,
+            steps,
+            errors,
+        }
+    }
+
+    /// The distribution of transaction durations (for charts).
+    pub fn transaction_hist(&self) -> &Hist {
+        &self.stats.txn
+    }
+
+    /// The distribution of inter-step gaps (for charts).
+    pub fn gap_hist(&self) -> &Hist {
+        &self.stats.gaps
+    }
+}
+
+fn rate(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// The document `wf-agg --json` prints; its schema is documented in docs/wf-agg.md.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub events: EventCounts,
+    pub transactions: Transactions,
+    pub gaps: Gaps,
+    pub workflows: Vec<WorkflowRow>,
+    pub steps: Vec<StepRow>,
+    pub errors: Vec<ErrorRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventCounts {
+    pub total: u64,
+    pub by_type: ByType,
+    pub malformed: u64,
+    pub unknown_type: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ByType {
+    pub transaction_open: u64,
+    pub step_open: u64,
+    pub step_done: u64,
+    pub inter_step_wait: u64,
+    pub transaction_close: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Transactions {
+    pub closed: u64,
+    pub open_at_end: u64,
+    pub abandoned: u64,
+    pub orphan_closes: u64,
+    pub duplicates: u64,
+    pub duration_ms: Summary,
+    pub slowest: Vec<SlowTxn>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SlowTxn {
+    pub txn_id: String,
+    pub duration_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Gaps {
+    pub source: &'static str,
+    pub duration_ms: Summary,
+    pub outlier_threshold_ms: i64,
+    pub outliers: u64,
+    pub injected_outliers: u64,
+    /// Observed gap minus planned wait, where an inter_step_wait announced one.
+    pub lateness_ms: Summary,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkflowRow {
+    pub workflow: Option<String>,
+    pub count: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub duration_ms: Summary,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepRow {
+    pub workflow: Option<String>,
+    pub step: String,
+    pub count: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub duration_ms: Summary,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ErrorRow {
+    pub error: String,
+    pub count: u64,
+}

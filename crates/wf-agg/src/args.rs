@@ -1,0 +1,127 @@
+//! wf-agg's command line.
+
+use lexopt::prelude::*;
+use wf_events::cli;
+use wf_events::Input;
+
+use wf_agg::Options;
+
+pub const USAGE: &str = "\
+wf-agg: aggregate workflow events into latency percentiles, gaps, errors and counts
+
+Usage: wf-agg [OPTIONS] [FILE]...
+
+Reads JSON-lines events from the FILEs in turn, or standard input when there is
+none or a FILE is '-', and prints one report when the input ends.
+
+Options:
+  -f, --file FILE          read events from FILE (repeatable; same as a FILE argument)
+      --json               print the report as one JSON document (schema: docs/wf-agg.md)
+      --top N              list the N slowest transactions [default: 10]
+      --outlier-ms MS      gaps at or over MS are outliers [default: 15000]
+      --derive-inter-step  gaps from step_done to the next step_open, not planned_wait_ms
+      --open-ttl D         count transactions open longer than D (event time) as
+                           abandoned and forget them; 0: never [default: 10m]
+      --txn-csv FILE       write txn_id,duration_ms,workflow,status,open_ts_ms per closed
+                           transaction
+      --gap-csv FILE       write gap_ms,txn_id,ts_ms,from_step,to_step,outlier_injected
+                           per gap
+      --strict             stop at the first malformed line (exit 1)
+      --show-malformed N   report the first N malformed lines on stderr [default: 10]
+  -h, --help               short help (--help: long help with examples)
+  -V, --version            print the version
+";
+
+pub const LONG_HELP: &str = "
+Percentiles are nearest-rank (k = max(1, round(p/100 * n)), round half to even) and
+exact: every distinct millisecond value is counted. Malformed lines are counted in
+the report and the first few reported on stderr as FILE:LINE: what is wrong; blank
+lines are skipped.
+
+Exit status: 0 success, 1 an input or output error (or a malformed line with
+--strict), 2 a usage error.
+
+Examples:
+  Summarize a simulated run:
+    wf-sim --samples 100000 | wf-agg
+
+  The same as JSON, for scripts and dashboards:
+    wf-agg --json events.jsonl | jq '.transactions.duration_ms.p99'
+
+  Gaps measured from the steps themselves, outliers from 5 s:
+    wf-agg --derive-inter-step --outlier-ms 5000 events.jsonl
+
+  Per-transaction durations for a spreadsheet:
+    wf-agg --file events.jsonl --txn-csv txn_durations.csv --gap-csv gaps.csv
+
+  Fail a CI job on the first bad line:
+    wf-agg --strict events.jsonl > /dev/null
+";
+
+#[derive(Debug)]
+pub enum Command {
+    Help { long: bool },
+    Version,
+    Run(Args),
+}
+
+#[derive(Debug)]
+pub struct Args {
+    pub inputs: Vec<Input>,
+    pub json: bool,
+    pub opts: Options,
+    pub txn_csv: Option<String>,
+    pub gap_csv: Option<String>,
+    pub strict: bool,
+    pub show_malformed: u64,
+}
+
+pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
+    let mut a = Args {
+        inputs: Vec::new(),
+        json: false,
+        opts: Options::default(),
+        txn_csv: None,
+        gap_csv: None,
+        strict: false,
+        show_malformed: 10,
+    };
+    let mut p = lexopt::Parser::from_args(args);
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') => return Ok(Command::Help { long: false }),
+            Long("help") => return Ok(Command::Help { long: true }),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Short('f') | Long("file") => {
+                a.inputs.push(Input::from_arg(&cli::string(&mut p, "--file")?))
+            }
+            Value(v) => {
+                let v = v
+                    .into_string()
+                    .map_err(|v| format!("file name {v:?} is not UTF-8"))?;
+                a.inputs.push(Input::from_arg(&v));
+            }
+            Long("json") => a.json = true,
+            Long("top") => a.opts.top = cli::value(&mut p, "--top", "a whole number")?,
+            Long("outlier-ms") => {
+                a.opts.outlier_ms = cli::value(&mut p, "--outlier-ms", "whole milliseconds")?
+            }
+            Long("derive-inter-step") => a.opts.derive_inter_step = true,
+            Long("open-ttl") => a.opts.open_ttl_ms = cli::duration_ms(&mut p, "--open-ttl")?,
+            Long("txn-csv") => a.txn_csv = Some(cli::string(&mut p, "--txn-csv")?),
+            Long("gap-csv") => a.gap_csv = Some(cli::string(&mut p, "--gap-csv")?),
+            Long("strict") => a.strict = true,
+            Long("show-malformed") => {
+                a.show_malformed = cli::value(&mut p, "--show-malformed", "a whole number")?
+            }
+            other => return Err(cli::unexpected(other)),
+        }
+    }
+    if a.inputs.is_empty() {
+        a.inputs.push(Input::Stdin);
+    }
+    if a.inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+        return Err("standard input ('-') can be read only once".into());
+    }
+    Ok(Command::Run(a))
+}

@@ -1,0 +1,12 @@
+//! wf-agg as a library: the aggregation every reporting tool shares.
+//!
+//! [`Aggregator`] takes events (or raw lines) and produces a [`Report`]; wf-agg
+//! prints it as text or JSON, and other tools draw it, so the numbers agree
+//! everywhere by construction.
+
+pub mod aggregate;
+pub mod hist;
+pub mod text;
+
+pub use aggregate::{Aggregator, Options, Report};
+pub use hist::{Hist, Summary};
