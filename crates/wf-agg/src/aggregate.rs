@@ -64,12 +64,16 @@ impl Row {
     }
 }
 
+/// A kept transaction: (duration, order of closing reversed, id), so that the
+/// heap's least entry is the shortest and, among equals, the last closed.
+type Kept = (i64, Reverse<u64>, Box<str>);
+
 /// The N slowest transactions; ties keep the one closed first, as the seed does.
 #[derive(Clone, Debug, Default)]
 struct Slowest {
     keep: usize,
     seq: u64,
-    heap: BinaryHeap<Reverse<(i64, Reverse<u64>, Box<str>)>>,
+    heap: BinaryHeap<Reverse<Kept>>,
 }
 
 impl Slowest {
@@ -301,7 +305,10 @@ impl Aggregator {
         if let Some(e) = sinks.error.take() {
             return Err(e);
         }
-        for w in [sinks.txn.as_mut(), sinks.gap.as_mut()].into_iter().flatten() {
+        for w in [sinks.txn.as_mut(), sinks.gap.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             w.flush()?;
         }
         Ok(())
@@ -323,6 +330,11 @@ impl Aggregator {
                 Err(e)
             }
         }
+    }
+
+    /// Counts a line that was not an event (when the caller parsed it).
+    pub fn count_malformed(&mut self) {
+        self.stats.malformed += 1;
     }
 
     /// Applies one parsed event.

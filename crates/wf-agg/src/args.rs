@@ -92,9 +92,9 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Short('h') => return Ok(Command::Help { long: false }),
             Long("help") => return Ok(Command::Help { long: true }),
             Short('V') | Long("version") => return Ok(Command::Version),
-            Short('f') | Long("file") => {
-                a.inputs.push(Input::from_arg(&cli::string(&mut p, "--file")?))
-            }
+            Short('f') | Long("file") => a
+                .inputs
+                .push(Input::from_arg(&cli::string(&mut p, "--file")?)),
             Value(v) => {
                 let v = v
                     .into_string()

@@ -11,8 +11,15 @@ use wf_events::hash::FxHashMap;
 /// The percentiles every report gives, in percent.
 pub const PERCENTILES: [f64; 5] = [50.0, 90.0, 95.0, 99.0, 99.9];
 
+/// Values below this are counted in a dense array that grows to the largest value
+/// seen; the rest (and negatives) in a map. Latencies cluster low, so most records
+/// are one array increment instead of a hash probe.
+const DENSE_LIMIT: i64 = 1 << 16;
+
 #[derive(Clone, Debug, Default)]
 pub struct Hist {
+    dense: Vec<u64>,
+    dense_distinct: usize,
     counts: FxHashMap<i64, u64>,
     n: u64,
     sum: i128,
@@ -50,7 +57,7 @@ impl Hist {
 
     #[inline]
     pub fn record(&mut self, v: i64) {
-        *self.counts.entry(v).or_insert(0) += 1;
+        self.add(v, 1);
         if self.n == 0 {
             self.min = v;
             self.max = v;
@@ -62,18 +69,36 @@ impl Hist {
         self.sum += i128::from(v);
     }
 
+    #[inline]
+    fn add(&mut self, v: i64, c: u64) {
+        if (0..DENSE_LIMIT).contains(&v) {
+            let i = v as usize;
+            if i >= self.dense.len() {
+                // Grow to the next power of two: memory follows the largest value.
+                self.dense.resize((i + 1).next_power_of_two(), 0);
+            }
+            let slot = &mut self.dense[i];
+            if *slot == 0 {
+                self.dense_distinct += 1;
+            }
+            *slot += c;
+        } else {
+            *self.counts.entry(v).or_insert(0) += c;
+        }
+    }
+
     pub fn count(&self) -> u64 {
         self.n
     }
 
     /// Distinct values held (what memory grows with).
     pub fn distinct(&self) -> usize {
-        self.counts.len()
+        self.dense_distinct + self.counts.len()
     }
 
     pub fn merge(&mut self, other: &Hist) {
-        for (&v, &c) in &other.counts {
-            *self.counts.entry(v).or_insert(0) += c;
+        for (v, c) in other.iter() {
+            self.add(v, c);
         }
         if other.n > 0 {
             if self.n == 0 {
@@ -88,9 +113,20 @@ impl Hist {
         self.sum += other.sum;
     }
 
+    /// Distinct values with their counts, in no particular order.
+    fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        let dense = self
+            .dense
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(v, &c)| (v as i64, c));
+        dense.chain(self.counts.iter().map(|(&k, &c)| (k, c)))
+    }
+
     /// Distinct values with their counts, smallest first.
     pub fn sorted(&self) -> Vec<(i64, u64)> {
-        let mut v: Vec<(i64, u64)> = self.counts.iter().map(|(&k, &c)| (k, c)).collect();
+        let mut v: Vec<(i64, u64)> = self.iter().collect();
         v.sort_unstable();
         v
     }
@@ -187,7 +223,11 @@ mod tests {
         let mut b = Hist::new();
         let mut all = Hist::new();
         for v in 0..100 {
-            if v % 3 == 0 { a.record(v) } else { b.record(v) }
+            if v % 3 == 0 {
+                a.record(v)
+            } else {
+                b.record(v)
+            }
             all.record(v);
         }
         a.merge(&b);

@@ -7,20 +7,32 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
+use std::ops::ControlFlow;
 use wf_agg::{text, Aggregator};
 use wf_events::cli::{self, MalformedReporter};
-use wf_events::{Input, LineReader, ParseError};
+
+use wf_events::{for_each_event, Item, ParseError};
 
 use args::Command;
 
 enum Error {
     Usage(String),
     /// An input that cannot be opened or read.
-    Input { name: String, err: io::Error },
+    Input {
+        name: String,
+        err: io::Error,
+    },
     /// A malformed line under --strict.
-    Malformed { name: String, line: u64, err: ParseError },
+    Malformed {
+        name: String,
+        line: u64,
+        err: ParseError,
+    },
     /// A file we write (CSV).
-    Output { name: String, err: io::Error },
+    Output {
+        name: String,
+        err: io::Error,
+    },
     Stdout(io::Error),
 }
 
@@ -63,7 +75,8 @@ fn run() -> Result<ExitCode, Error> {
     let a = match args::parse(std::env::args_os().skip(1)).map_err(Error::Usage)? {
         Command::Help { long } => {
             let mut out = io::stdout().lock();
-            out.write_all(args::USAGE.as_bytes()).map_err(Error::Stdout)?;
+            out.write_all(args::USAGE.as_bytes())
+                .map_err(Error::Stdout)?;
             if long {
                 out.write_all(args::LONG_HELP.as_bytes())
                     .map_err(Error::Stdout)?;
@@ -78,13 +91,13 @@ fn run() -> Result<ExitCode, Error> {
     };
 
     // Open every input first: a mistyped name fails before any work is done.
-    let mut readers: Vec<(Input, LineReader)> = Vec::with_capacity(a.inputs.len());
+    let mut opened = Vec::with_capacity(a.inputs.len());
     for input in &a.inputs {
-        let reader = input.open().map_err(|err| Error::Input {
+        let reader = input.open_raw().map_err(|err| Error::Input {
             name: input.name().to_string(),
             err,
         })?;
-        readers.push((input.clone(), reader));
+        opened.push((input.name().to_string(), reader));
     }
 
     let mut agg = Aggregator::new(a.opts.clone());
@@ -97,30 +110,29 @@ fn run() -> Result<ExitCode, Error> {
     }
     let mut malformed = MalformedReporter::new("wf-agg", a.show_malformed);
     let mut read_error = None;
-    'inputs: for (input, reader) in &mut readers {
-        loop {
-            let fed = match reader.next_line() {
-                Ok(Some(line)) => agg.feed_line(line),
-                Ok(None) => break,
-                Err(err) => {
-                    // Report what was read, then fail: nothing read is lost.
-                    read_error = Some(Error::Input {
-                        name: input.name().to_string(),
-                        err,
-                    });
-                    break 'inputs;
+    for (name, reader) in opened {
+        let mut strict_error = None;
+        let result = for_each_event(reader, |item| {
+            match item {
+                Item::Event(ev) => agg.apply(&ev),
+                Item::Malformed { line_no, error } => {
+                    agg.count_malformed();
+                    if a.strict {
+                        strict_error = Some((line_no, error));
+                        return ControlFlow::Break(());
+                    }
+                    malformed.report(&name, line_no, &error);
                 }
-            };
-            if let Err(err) = fed {
-                if a.strict {
-                    return Err(Error::Malformed {
-                        name: input.name().to_string(),
-                        line: reader.line_no(),
-                        err,
-                    });
-                }
-                malformed.report(input.name(), reader.line_no(), &err);
             }
+            ControlFlow::Continue(())
+        });
+        if let Some((line, err)) = strict_error {
+            return Err(Error::Malformed { name, line, err });
+        }
+        if let Err(err) = result {
+            // Report what was read, then fail: nothing read is lost.
+            read_error = Some(Error::Input { name, err });
+            break;
         }
     }
     malformed.finish();

@@ -144,7 +144,16 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "\nWorkflows (transaction duration, ms):");
         let mut t = Table::new(
             1,
-            &["workflow", "count", "errors", "error rate", "p50", "p95", "p99", "max"],
+            &[
+                "workflow",
+                "count",
+                "errors",
+                "error rate",
+                "p50",
+                "p95",
+                "p99",
+                "max",
+            ],
         );
         for w in &r.workflows {
             let d = &w.duration_ms;
@@ -166,7 +175,17 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "\nSteps (step duration, ms):");
         let mut t = Table::new(
             2,
-            &["workflow", "step", "count", "errors", "error rate", "p50", "p95", "p99", "max"],
+            &[
+                "workflow",
+                "step",
+                "count",
+                "errors",
+                "error rate",
+                "p50",
+                "p95",
+                "p99",
+                "max",
+            ],
         );
         for s in &r.steps {
             let d = &s.duration_ms;

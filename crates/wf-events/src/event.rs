@@ -150,7 +150,10 @@ pub enum ParseError {
     /// A required field is absent.
     MissingField(&'static str),
     /// A field holds the wrong JSON type or an impossible value.
-    WrongType { field: &'static str, message: String },
+    WrongType {
+        field: &'static str,
+        message: String,
+    },
     /// A field appears twice in one object.
     DuplicateField(&'static str),
 }
@@ -158,7 +161,9 @@ pub enum ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::NotUtf8 { column } => write!(f, "not UTF-8: invalid byte at column {column}"),
+            ParseError::NotUtf8 { column } => {
+                write!(f, "not UTF-8: invalid byte at column {column}")
+            }
             ParseError::NotJson { message, column } => {
                 write!(f, "not JSON: {message} at column {column}")
             }
@@ -234,11 +239,7 @@ fn classify(e: serde_json::Error, field: Option<&'static str>) -> ParseError {
 
 /// Field names in errors are always ours; map back to the static spelling.
 fn static_field_name(name: &str) -> &'static str {
-    FIELDS
-        .iter()
-        .copied()
-        .find(|f| *f == name)
-        .unwrap_or("?")
+    FIELDS.iter().copied().find(|f| *f == name).unwrap_or("?")
 }
 
 const FIELDS: [&str; 13] = [
@@ -444,9 +445,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                         })?),
                     }
                 }
-                Field::DurationMs => {
-                    ev.duration_ms = map.next_value::<Option<Int>>()?.map(|i| i.0)
-                }
+                Field::DurationMs => ev.duration_ms = map.next_value::<Option<Int>>()?.map(|i| i.0),
                 Field::Status => ev.status = map.next_value::<Option<StatusField>>()?.map(|s| s.0),
                 Field::Error => ev.error = opt_str(map.next_value()?),
                 Field::FromStep => ev.from_step = opt_str(map.next_value()?),

@@ -9,12 +9,14 @@ pub mod cli;
 pub mod event;
 pub mod hash;
 pub mod intern;
+pub mod pipeline;
 pub mod source;
 pub mod tracker;
 pub mod units;
 
 pub use event::{parse_line, write_line, Event, EventType, ParseError, Status};
 pub use intern::{Interner, Sym};
+pub use pipeline::{for_each_event, Item};
 pub use source::{is_blank, Input, LineReader};
 pub use tracker::{ClosedTxn, ObservedGap, Observer, StepDone, Tracker, TrackerCounts, Wait};
 

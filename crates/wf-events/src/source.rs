@@ -36,13 +36,17 @@ impl Input {
         }
     }
 
-    /// Opens the input for reading.
+    /// Opens the input for reading line by line.
     pub fn open(&self) -> io::Result<LineReader> {
-        let inner: Box<dyn Read + Send> = match self {
+        Ok(LineReader::new(self.open_raw()?))
+    }
+
+    /// Opens the input as a plain byte stream (for [`crate::pipeline`]).
+    pub fn open_raw(&self) -> io::Result<Box<dyn Read + Send>> {
+        Ok(match self {
             Input::Stdin => Box::new(io::stdin()),
             Input::Path(p) => Box::new(File::open(Path::new(p))?),
-        };
-        Ok(LineReader::new(inner))
+        })
     }
 }
 

@@ -528,7 +528,10 @@ mod tests {
     #[test]
     fn pairs_open_and_close() {
         let (t, log) = run(
-            &[ev(TransactionOpen, "a", 100), ev(TransactionClose, "a", 350)],
+            &[
+                ev(TransactionOpen, "a", 100),
+                ev(TransactionClose, "a", 350),
+            ],
             0,
         );
         assert_eq!(log.closed, vec![("a".to_string(), 250, Status::Ok)]);
@@ -539,7 +542,10 @@ mod tests {
     #[test]
     fn close_before_open_still_pairs() {
         let (t, log) = run(
-            &[ev(TransactionClose, "a", 350), ev(TransactionOpen, "a", 100)],
+            &[
+                ev(TransactionClose, "a", 350),
+                ev(TransactionOpen, "a", 100),
+            ],
             0,
         );
         assert_eq!(log.closed, vec![("a".to_string(), 250, Status::Ok)]);

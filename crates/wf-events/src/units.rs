@@ -20,9 +20,9 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
             ))
         }
     };
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration '{text}': expected a number and a unit, e.g. 30s"))?;
+    let value: f64 = num.parse().map_err(|_| {
+        format!("invalid duration '{text}': expected a number and a unit, e.g. 30s")
+    })?;
     let ms = value * scale;
     if !ms.is_finite() || ms > 1e15 {
         return Err(format!("invalid duration '{text}': too large"));
@@ -45,7 +45,10 @@ mod tests {
         assert_eq!(parse_duration_ms("0"), Ok(0));
         assert_eq!(
             parse_duration_ms("5 parsecs"),
-            Err("invalid duration '5 parsecs': unknown unit ' parsecs' (use ms, s, m, h or d)".into())
+            Err(
+                "invalid duration '5 parsecs': unknown unit ' parsecs' (use ms, s, m, h or d)"
+                    .into()
+            )
         );
         assert!(parse_duration_ms("s").is_err());
         assert!(parse_duration_ms("-1s").is_err());

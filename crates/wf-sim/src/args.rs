@@ -119,7 +119,10 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Long("rate") => {
                 a.rate = cli::value(&mut p, "--rate", "a number of transactions per second")?;
                 if !(a.rate.is_finite() && a.rate > 0.0) {
-                    return Err(format!("invalid value '{}' for --rate: must be > 0", a.rate));
+                    return Err(format!(
+                        "invalid value '{}' for --rate: must be > 0",
+                        a.rate
+                    ));
                 }
             }
             Long("workflows") => a.workflows_file = Some(cli::string(&mut p, "--workflows")?),
@@ -203,7 +206,10 @@ mod tests {
             parse_strs(&["--samples", "-3"]).unwrap_err(),
             "invalid value '-3' for --samples: expected a whole number"
         );
-        assert_eq!(parse_strs(&["--bogus"]).unwrap_err(), "unknown option '--bogus'");
+        assert_eq!(
+            parse_strs(&["--bogus"]).unwrap_err(),
+            "unknown option '--bogus'"
+        );
         assert_eq!(
             parse_strs(&["--rate", "0"]).unwrap_err(),
             "invalid value '0' for --rate: must be > 0"

@@ -66,8 +66,8 @@ fn load_workflows(a: &args::Args) -> Result<WorkflowFile, Error> {
     let mut file = match &a.workflows_file {
         None => workflow::builtin(),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Error::Input(format!("{path}: {e}")))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| Error::Input(format!("{path}: {e}")))?;
             WorkflowFile::from_json(&text).map_err(|e| Error::Input(format!("{path}: {e}")))?
         }
     };

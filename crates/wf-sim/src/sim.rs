@@ -126,16 +126,15 @@ impl Simulator {
         }
         let needs_samples =
             cfg.faults.junk > 0 || cfg.faults.drop_closes > 0 || cfg.faults.duplicates > 0;
-        let samples = match (cfg.samples, needs_samples) {
-            (Some(n), _) => n,
-            (None, true) => {
-                return Err(
+        let samples =
+            match (cfg.samples, needs_samples) {
+                (Some(n), _) => n,
+                (None, true) => return Err(
                     "--junk, --drop-closes and --duplicates need --samples (they are exact counts)"
                         .into(),
-                )
-            }
-            (None, false) => 0,
-        };
+                ),
+                (None, false) => 0,
+            };
         if cfg.faults.drop_closes + cfg.faults.duplicates > samples {
             return Err(format!(
                 "--drop-closes plus --duplicates ({}) is more than --samples ({samples})",
@@ -150,7 +149,8 @@ impl Simulator {
         }
 
         let mut fault_rng = Rng::new(cfg.seed ^ 0x6661_756c_7473);
-        let chosen = fault_rng.sample_distinct(samples, cfg.faults.drop_closes + cfg.faults.duplicates);
+        let chosen =
+            fault_rng.sample_distinct(samples, cfg.faults.drop_closes + cfg.faults.duplicates);
         let mut damage = HashMap::new();
         for (i, txn) in chosen.into_iter().enumerate() {
             let i = i as u64;
@@ -177,9 +177,10 @@ impl Simulator {
                 total
             })
             .collect();
-        let end_of_starts = cfg
-            .duration_ms
-            .map(|d| cfg.start_ms.saturating_add(i64::try_from(d).unwrap_or(i64::MAX)));
+        let end_of_starts = cfg.duration_ms.map(|d| {
+            cfg.start_ms
+                .saturating_add(i64::try_from(d).unwrap_or(i64::MAX))
+        });
         Ok(Simulator {
             rng: Rng::new(cfg.seed),
             id_key: mix64(cfg.seed ^ 0x7478_6e5f_6964),
@@ -499,8 +500,14 @@ mod tests {
         let out = run(config(500));
         let evs = events(&out);
         assert!(evs.windows(2).all(|w| w[0].ts_ms <= w[1].ts_ms));
-        let opens = evs.iter().filter(|e| e.kind == EventType::TransactionOpen).count();
-        let closes = evs.iter().filter(|e| e.kind == EventType::TransactionClose).count();
+        let opens = evs
+            .iter()
+            .filter(|e| e.kind == EventType::TransactionOpen)
+            .count();
+        let closes = evs
+            .iter()
+            .filter(|e| e.kind == EventType::TransactionClose)
+            .count();
         assert_eq!((opens, closes), (500, 500));
         // Transactions overlap: some open comes between another's open and close.
         let first = &evs[0].txn_id;

@@ -17,11 +17,21 @@ const Z99: f64 = 2.326_347_874_040_841;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dist", rename_all = "lowercase")]
 pub enum Dist {
-    Fixed { ms: f64 },
-    Uniform { min_ms: f64, max_ms: f64 },
-    Exponential { mean_ms: f64 },
+    Fixed {
+        ms: f64,
+    },
+    Uniform {
+        min_ms: f64,
+        max_ms: f64,
+    },
+    Exponential {
+        mean_ms: f64,
+    },
     /// Log-normal given by its median and 99th percentile: long right tail.
-    Lognormal { median_ms: f64, p99_ms: f64 },
+    Lognormal {
+        median_ms: f64,
+        p99_ms: f64,
+    },
 }
 
 impl Dist {
@@ -238,7 +248,12 @@ pub fn builtin() -> WorkflowFile {
                 weight: 5.0,
                 wait: ln(300.0, 3000.0),
                 steps: vec![
-                    S(step("validate_cart", ln(40.0, 250.0), 0.005, &["ValidationError"])),
+                    S(step(
+                        "validate_cart",
+                        ln(40.0, 250.0),
+                        0.005,
+                        &["ValidationError"],
+                    )),
                     S(step(
                         "reserve_inventory",
                         ln(120.0, 900.0),
@@ -304,7 +319,12 @@ pub fn builtin() -> WorkflowFile {
                     S(step("plan", ln(800.0, 4000.0), 0.01, &["ModelTimeout"])),
                     Parallel {
                         parallel: vec![
-                            step("search_docs", ln(600.0, 3000.0), 0.02, &["IndexUnavailable"]),
+                            step(
+                                "search_docs",
+                                ln(600.0, 3000.0),
+                                0.02,
+                                &["IndexUnavailable"],
+                            ),
                             step("query_db", ln(150.0, 1200.0), 0.01, &["QueryTimeout"]),
                             step(
                                 "call_api",
@@ -341,7 +361,10 @@ mod tests {
         let b = builtin();
         let compiled = b.compile().unwrap();
         assert_eq!(compiled.len(), 3);
-        assert_eq!(compiled[0].stages, vec![vec![0], vec![1], vec![2], vec![3, 4], vec![5]]);
+        assert_eq!(
+            compiled[0].stages,
+            vec![vec![0], vec![1], vec![2], vec![3, 4], vec![5]]
+        );
         let text = serde_json::to_string_pretty(&b).unwrap();
         assert_eq!(WorkflowFile::from_json(&text).unwrap(), b);
     }
@@ -351,15 +374,21 @@ mod tests {
         let err = |t: &str| WorkflowFile::from_json(t).unwrap_err();
         assert_eq!(err(r#"{"workflows":[]}"#), "no workflows defined");
         assert_eq!(
-            err(r#"{"workflows":[{"name":"w","wait":{"dist":"fixed","ms":1},"steps":[{"name":"a","latency":{"dist":"uniform","min_ms":5,"max_ms":1}}]}]}"#),
+            err(
+                r#"{"workflows":[{"name":"w","wait":{"dist":"fixed","ms":1},"steps":[{"name":"a","latency":{"dist":"uniform","min_ms":5,"max_ms":1}}]}]}"#
+            ),
             "workflow 1 (\"w\"): step \"a\": latency: uniform: need 0 <= min_ms <= max_ms"
         );
         assert_eq!(
-            err(r#"{"workflows":[{"name":"w","wait":{"dist":"fixed","ms":1},"steps":[{"name":"a","latency":{"dist":"fixed","ms":1},"error_rate":2}]}]}"#),
+            err(
+                r#"{"workflows":[{"name":"w","wait":{"dist":"fixed","ms":1},"steps":[{"name":"a","latency":{"dist":"fixed","ms":1},"error_rate":2}]}]}"#
+            ),
             "workflow 1 (\"w\"): step \"a\": error_rate must be between 0 and 1"
         );
-        assert!(err(r#"{"workflows":[{"name":"w","wait":{"dist":"gauss"},"steps":[]}]}"#)
-            .starts_with("unknown variant `gauss`"));
+        assert!(
+            err(r#"{"workflows":[{"name":"w","wait":{"dist":"gauss"},"steps":[]}]}"#)
+                .starts_with("unknown variant `gauss`")
+        );
     }
 
     #[test]
