@@ -3,7 +3,7 @@
 use lexopt::prelude::*;
 use wf_events::cli;
 
-use crate::sim::Faults;
+use wf_sim::Faults;
 
 pub const USAGE: &str = "\
 wf-sim: simulate workflow events as JSON lines
@@ -92,13 +92,13 @@ pub struct Args {
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
     let mut a = Args {
         samples: None,
-        seed: 1,
-        rate: 100.0,
+        seed: wf_sim::DEFAULT_SEED,
+        rate: wf_sim::DEFAULT_RATE,
         workflows_file: None,
         only: Vec::new(),
-        outlier_rate: 0.005,
-        outlier_min_ms: 15_000,
-        outlier_max_ms: 60_000,
+        outlier_rate: wf_sim::DEFAULT_OUTLIER_RATE,
+        outlier_min_ms: wf_sim::DEFAULT_OUTLIER_MIN_MS,
+        outlier_max_ms: wf_sim::DEFAULT_OUTLIER_MAX_MS,
         start_ms: None,
         duration_ms: None,
         realtime: false,

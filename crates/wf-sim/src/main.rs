@@ -1,9 +1,6 @@
 //! wf-sim: simulate workflow event streams. See `wf-sim --help`.
 
 mod args;
-mod rng;
-mod sim;
-mod workflow;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -12,13 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wf_events::cli::{self, Output};
 
-use args::Command;
-use sim::{Config, Simulator};
-use workflow::WorkflowFile;
+use wf_sim::{workflow, Config, Simulator, WorkflowFile, DEFAULT_START_MS};
 
-/// Where the first transaction starts unless told otherwise: 2026-01-01T00:00:00Z,
-/// fixed so that a seed always gives the same bytes.
-const DEFAULT_START_MS: i64 = 1_767_225_600_000;
+use args::Command;
 
 enum Error {
     Usage(String),

@@ -464,28 +464,15 @@ fn write_junk(n: u64, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::builtin;
 
     fn config(samples: u64) -> Config {
-        Config {
-            samples: Some(samples),
-            seed: 1,
-            rate: 100.0,
-            workflows: builtin().compile().unwrap(),
-            outlier_rate: 0.01,
-            outlier_min_ms: 15_000,
-            outlier_max_ms: 60_000,
-            start_ms: 1_767_225_600_000,
-            duration_ms: None,
-            faults: Faults::default(),
-        }
+        let mut cfg = Config::builtin(samples, 1);
+        cfg.outlier_rate = 0.01;
+        cfg
     }
 
     fn run(cfg: Config) -> Vec<u8> {
-        let mut sim = Simulator::new(cfg).unwrap();
-        let mut out = Vec::new();
-        while sim.next_unit(&mut out).is_some() {}
-        out
+        cfg.generate().unwrap()
     }
 
     fn events(out: &[u8]) -> Vec<Event<'_>> {
