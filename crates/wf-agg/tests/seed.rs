@@ -98,7 +98,11 @@ fn compare(input: &[u8], seed_output: &str) {
         format!("{:.1}", stat(&seed.txn, "avg"))
     );
     for (p, key) in [("p90", "p90"), ("p95", "p95"), ("p99", "p99")] {
-        assert_eq!(d[p].as_f64().unwrap(), stat(&seed.txn, key), "transaction {p}");
+        assert_eq!(
+            d[p].as_f64().unwrap(),
+            stat(&seed.txn, key),
+            "transaction {p}"
+        );
     }
     let slowest: Vec<(String, f64)> = t["slowest"]
         .as_array()

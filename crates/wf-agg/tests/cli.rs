@@ -1,0 +1,290 @@
+//! wf-agg as a user runs it: the built binary, goldens in testdata/, exact stderr
+//! and exit codes.
+
+mod common;
+
+use common::{golden, run, testdata};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wf-agg");
+
+fn path(rel: &str) -> String {
+    testdata(rel).to_string_lossy().into_owned()
+}
+
+fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"))
+}
+
+#[test]
+fn simulated_run_text_and_json_goldens() {
+    let input = std::fs::read(testdata("sim/seed7-50.jsonl")).unwrap();
+    let text = run(BIN, &[], &input);
+    assert_eq!((text.code, text.stderr.as_str()), (0, ""));
+    golden("agg/seed7-50.expected.txt", &text.stdout);
+    let js = run(BIN, &["--json"], &input);
+    assert_eq!((js.code, js.stderr.as_str()), (0, ""));
+    golden("agg/seed7-50.expected.json", &js.stdout);
+    let r = json(&js.stdout);
+    assert_eq!(r["events"]["total"], 775);
+    assert_eq!(r["transactions"]["closed"], 50);
+    assert_eq!(r["transactions"]["open_at_end"], 0);
+}
+
+#[test]
+fn interleaved_stream_pairs_everything_it_can() {
+    let out = run(BIN, &["--json", &path("agg/interleaved.jsonl")], b"");
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    golden("agg/interleaved.expected.json", &out.stdout);
+    let r = json(&out.stdout);
+    let t = &r["transactions"];
+    assert_eq!(t["closed"], 3);
+    assert_eq!(t["open_at_end"], 1);
+    assert_eq!(t["orphan_closes"], 1);
+    assert_eq!(t["duplicates"], 1);
+    assert_eq!(t["abandoned"], 0);
+    assert_eq!(r["events"]["unknown_type"], 1);
+    assert_eq!(r["events"]["total"], 20);
+    // The step without duration_ms is paired with its step_open: 1400 - 1256.
+    let charge = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "charge")
+        .unwrap();
+    assert_eq!(charge["duration_ms"]["max"], 144);
+    assert_eq!(charge["workflow"], "checkout");
+    assert_eq!(r["gaps"]["lateness_ms"]["max"], 6);
+    assert_eq!(r["gaps"]["outliers"], 1);
+    assert_eq!(r["gaps"]["injected_outliers"], 1);
+}
+
+#[test]
+fn text_report_of_the_interleaved_stream() {
+    let out = run(BIN, &[&path("agg/interleaved.jsonl")], b"");
+    assert_eq!(out.code, 0);
+    golden("agg/interleaved.expected.txt", &out.stdout);
+}
+
+#[test]
+fn malformed_lines_are_counted_and_reported_with_line_numbers() {
+    let file = path("bad/mixed.jsonl");
+    let out = run(BIN, &["--json", &file], b"");
+    assert_eq!(out.code, 0);
+    let expected: String = [
+        "2: not JSON: expected ident at column 2",
+        "3: not JSON: EOF while parsing an object at column 43",
+        "4: missing field \"ts_ms\"",
+        "5: field \"ts_ms\": invalid type: string \"yesterday\", expected an integer",
+        "6: not a JSON object: found sequence",
+        "7: field \"status\": invalid value: string \"fine\", expected \"ok\" or \"error\"",
+        "8: missing field \"type\"",
+        "10: not UTF-8: invalid byte at column 38",
+    ]
+    .iter()
+    .map(|l| format!("wf-agg: {file}:{l}\n"))
+    .collect();
+    assert_eq!(out.stderr, expected);
+    let r = json(&out.stdout);
+    assert_eq!(r["events"]["malformed"], 8);
+    assert_eq!(r["events"]["total"], 2);
+    // Nothing read is lost: the good lines around the bad ones still pair.
+    assert_eq!(r["transactions"]["closed"], 1);
+}
+
+#[test]
+fn only_the_first_few_are_shown_then_a_total() {
+    let out = run(
+        BIN,
+        &["--show-malformed", "2", "-"],
+        &std::fs::read(testdata("bad/mixed.jsonl")).unwrap(),
+    );
+    assert_eq!(
+        out.stderr,
+        "wf-agg: <stdin>:2: not JSON: expected ident at column 2\n\
+         wf-agg: <stdin>:3: not JSON: EOF while parsing an object at column 43\n\
+         wf-agg: 8 malformed lines in all (the first 2 shown)\n"
+    );
+    assert!(
+        out.stdout.contains("malformed lines    8\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_truncated_last_line_is_reported_not_dropped() {
+    let file = path("bad/truncated-line.jsonl");
+    let out = run(BIN, &["--json", &file], b"");
+    assert_eq!(out.code, 0);
+    assert_eq!(
+        out.stderr,
+        format!("wf-agg: {file}:3: not JSON: EOF while parsing a value at column 48\n")
+    );
+    let r = json(&out.stdout);
+    assert_eq!(r["events"]["malformed"], 1);
+    assert_eq!(r["transactions"]["closed"], 1);
+}
+
+#[test]
+fn strict_stops_at_the_first_malformed_line() {
+    let file = path("bad/mixed.jsonl");
+    let out = run(BIN, &["--strict", &file], b"");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        format!("wf-agg: {file}:2: not JSON: expected ident at column 2\n")
+    );
+}
+
+#[test]
+fn csv_files_have_a_row_per_transaction_and_gap() {
+    let dir = std::env::temp_dir().join(format!("wf-agg-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let txn = dir.join("txn.csv");
+    let gap = dir.join("gap.csv");
+    let out = run(
+        BIN,
+        &[
+            "--file",
+            &path("agg/interleaved.jsonl"),
+            "--txn-csv",
+            txn.to_str().unwrap(),
+            "--gap-csv",
+            gap.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    assert_eq!(
+        std::fs::read_to_string(&txn).unwrap(),
+        "txn_id,duration_ms,workflow,status,open_ts_ms\n\
+         b,96,signup,error,1005\n\
+         a,400,checkout,error,1000\n\
+         c,50,checkout,ok,1450\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&gap).unwrap(),
+        "gap_ms,txn_id,ts_ms,from_step,to_step,outlier_injected\n\
+         200,a,1050,validate,charge,false\n\
+         20000,d,1730,create_account,verify_email,true\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn derived_gaps_come_from_the_steps() {
+    let out = run(
+        BIN,
+        &[
+            "--json",
+            "--derive-inter-step",
+            "--outlier-ms",
+            "200",
+            &path("agg/interleaved.jsonl"),
+        ],
+        b"",
+    );
+    let r = json(&out.stdout);
+    let g = &r["gaps"];
+    assert_eq!(g["source"], "derived");
+    // One observed gap: a's validate done at 1050, charge opened at 1256.
+    assert_eq!(g["duration_ms"]["count"], 1);
+    assert_eq!(g["duration_ms"]["min"], 206);
+    assert_eq!(g["outliers"], 1);
+    assert_eq!(g["outlier_threshold_ms"], 200);
+}
+
+#[test]
+fn open_ttl_turns_long_open_transactions_into_abandoned() {
+    let input = b"{\"type\":\"transaction_open\",\"txn_id\":\"slow\",\"ts_ms\":0}\n\
+        {\"type\":\"transaction_open\",\"txn_id\":\"x\",\"ts_ms\":500}\n\
+        {\"type\":\"transaction_close\",\"txn_id\":\"x\",\"ts_ms\":2500}\n\
+        {\"type\":\"transaction_close\",\"txn_id\":\"slow\",\"ts_ms\":4000}\n";
+    let r = json(&run(BIN, &["--json", "--open-ttl", "3s"], input).stdout);
+    let t = &r["transactions"];
+    assert_eq!(t["abandoned"], 1);
+    assert_eq!(t["closed"], 1);
+    assert_eq!(t["orphan_closes"], 1);
+    let r = json(&run(BIN, &["--json"], input).stdout);
+    assert_eq!(r["transactions"]["closed"], 2);
+    assert_eq!(r["transactions"]["abandoned"], 0);
+}
+
+#[test]
+fn several_inputs_are_one_stream() {
+    let half = std::fs::read_to_string(testdata("sim/seed7-50.jsonl")).unwrap();
+    let lines: Vec<&str> = half.lines().collect();
+    let (a, b) = lines.split_at(lines.len() / 2);
+    let first = std::env::temp_dir().join(format!("wf-agg-first-{}.jsonl", std::process::id()));
+    std::fs::write(&first, a.join("\n") + "\n").unwrap();
+    let split = run(
+        BIN,
+        &["--json", first.to_str().unwrap(), "-"],
+        (b.join("\n") + "\n").as_bytes(),
+    );
+    let whole = run(BIN, &["--json", &path("sim/seed7-50.jsonl")], b"");
+    std::fs::remove_file(&first).unwrap();
+    assert_eq!(split.code, 0);
+    assert_eq!(split.stdout, whole.stdout);
+}
+
+#[test]
+fn empty_input_gives_an_empty_report() {
+    let out = run(BIN, &["--json"], b"");
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    golden("agg/empty.expected.json", &out.stdout);
+    let r = json(&out.stdout);
+    assert_eq!(r["transactions"]["duration_ms"]["count"], 0);
+    assert_eq!(r["transactions"]["duration_ms"]["p50"], Value::Null);
+}
+
+#[test]
+fn a_missing_file_is_an_error_before_any_work() {
+    let out = run(BIN, &["nope.jsonl"], b"");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "wf-agg: nope.jsonl: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_point_at_help() {
+    for (args, msg) in [
+        (vec!["--bogus"], "unknown option '--bogus'"),
+        (
+            vec!["--top", "many"],
+            "invalid value 'many' for --top: expected a whole number",
+        ),
+        (
+            vec!["--open-ttl", "5 weeks"],
+            "--open-ttl: invalid duration '5 weeks': unknown unit ' weeks' (use ms, s, m, h or d)",
+        ),
+        (vec!["-", "-"], "standard input ('-') can be read only once"),
+    ] {
+        let out = run(BIN, &args, b"");
+        assert_eq!(out.code, 2, "{args:?}");
+        assert_eq!(
+            out.stderr,
+            format!("wf-agg: {msg}\nTry 'wf-agg --help' for more information.\n")
+        );
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let short = run(BIN, &["-h"], b"");
+    assert_eq!(short.code, 0);
+    assert!(short
+        .stdout
+        .starts_with("wf-agg: aggregate workflow events"));
+    assert!(!short.stdout.contains("Examples:"));
+    let long = run(BIN, &["--help"], b"");
+    assert!(long.stdout.contains("Examples:\n"));
+    assert!(long.stdout.contains("wf-sim --samples 100000 | wf-agg\n"));
+    let v = run(BIN, &["--version"], b"");
+    assert_eq!(v.stdout, format!("wf-agg {}\n", env!("CARGO_PKG_VERSION")));
+}
