@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 
 pub struct Run {
     pub code: i32,
+    /// Standard output as text (invalid UTF-8 replaced); `raw` has the bytes.
     pub stdout: String,
+    pub raw: Vec<u8>,
     pub stderr: String,
 }
 
@@ -38,7 +40,8 @@ pub fn run(bin: &str, args: &[&str], stdin: &[u8]) -> Run {
     feeder.join().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        raw: out.stdout,
         stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
