@@ -101,9 +101,11 @@ pub struct TrackerCounts {
 
 #[derive(Clone, Copy, Debug)]
 struct StepSlot {
-    key: u64,
+    step: Sym,
     open_ts: Option<i64>,
     done_ts: Option<i64>,
+    /// `planned_wait_ms` of the inter_step_wait whose `to_step` is this step.
+    planned: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -114,8 +116,6 @@ struct TxnState {
     early_close: Option<(i64, Status)>,
     workflow: Option<Sym>,
     had_error: bool,
-    last_done_ts: Option<i64>,
-    pending_planned: Option<i64>,
     steps: Vec<StepSlot>,
 }
 
@@ -127,20 +127,19 @@ impl TxnState {
             early_close: None,
             workflow: None,
             had_error: false,
-            last_done_ts: None,
-            pending_planned: None,
             steps: Vec::new(),
         }
     }
 
-    fn slot(&mut self, key: u64) -> &mut StepSlot {
-        let i = match self.steps.iter().position(|s| s.key == key) {
+    fn slot(&mut self, step: Sym) -> &mut StepSlot {
+        let i = match self.steps.iter().position(|s| s.step == step) {
             Some(i) => i,
             None => {
                 self.steps.push(StepSlot {
-                    key,
+                    step,
                     open_ts: None,
                     done_ts: None,
+                    planned: None,
                 });
                 self.steps.len() - 1
             }
@@ -294,10 +293,11 @@ impl Tracker {
         status: Status,
         obs: &mut O,
     ) {
-        let Some(st) = self.txns.remove(id) else {
+        let Some(mut st) = self.txns.remove(id) else {
             return;
         };
         self.counts.closed += 1;
+        self.emit_gaps(id, &mut st, obs);
         obs.transaction_closed(&ClosedTxn {
             txn_id: id,
             workflow: st.workflow,
@@ -313,6 +313,57 @@ impl Tracker {
         }
     }
 
+    /// The observed gaps of a completed transaction, from its steps' timestamps, so
+    /// that the order events arrived in does not matter: each step_open after the
+    /// first, with a step_done since the previous step_open, is a gap from the
+    /// latest such step_done. Steps that open together (a parallel group) make one.
+    fn emit_gaps<O: Observer>(&self, id: &str, st: &mut TxnState, obs: &mut O) {
+        st.steps.sort_by_key(|s| s.open_ts);
+        let mut prev_open: Option<i64> = None;
+        for i in 0..st.steps.len() {
+            let Some(open) = st.steps[i].open_ts else {
+                continue;
+            };
+            if prev_open == Some(open) {
+                continue;
+            }
+            let since = prev_open.unwrap_or(i64::MIN);
+            // Only a step that opened earlier can end the wait (a 0 ms step's
+            // own done shares its open's timestamp).
+            let last_done = st
+                .steps
+                .iter()
+                .filter(|s| s.open_ts.is_none_or(|o| o < open))
+                .filter_map(|s| s.done_ts)
+                .filter(|&d| d >= since && d <= open)
+                .max();
+            // With a step still unseen done (its event came after the close), the
+            // wait's start is unknown: no gap rather than a wrong one.
+            let complete = st
+                .steps
+                .iter()
+                .filter(|s| s.open_ts.is_some_and(|o| o < open))
+                .all(|s| s.done_ts.is_some());
+            if let (Some(_), Some(done), true) = (prev_open, last_done, complete) {
+                // The planned wait was announced for the stage's first step.
+                let planned = st.steps[i..]
+                    .iter()
+                    .take_while(|s| s.open_ts == Some(open))
+                    .find_map(|s| s.planned);
+                obs.gap(&ObservedGap {
+                    txn_id: id,
+                    workflow: st.workflow,
+                    to_step: st.steps[i].step,
+                    to_step_name: self.names.name(st.steps[i].step),
+                    ts_ms: open,
+                    observed_ms: open - done,
+                    planned_ms: planned,
+                });
+            }
+            prev_open = Some(open);
+        }
+    }
+
     /// The state a step event belongs to: the transaction in flight, a new one for
     /// a transaction not seen yet, or none for one already closed.
     fn step_state(&mut self, id: &str, ts: i64) -> Option<&mut TxnState> {
@@ -325,45 +376,28 @@ impl Tracker {
         self.txns.get_mut(id)
     }
 
-    fn step_key(&mut self, ev: &Event<'_>) -> (Sym, u64) {
-        let step = self.names.intern(ev.step.as_deref().unwrap_or(""));
-        let index = ev.step_index.unwrap_or(u32::MAX);
-        (step, (u64::from(step) << 32) | u64::from(index))
-    }
-
     fn step_open<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
-        let (step, key) = self.step_key(ev);
+        let step = self.names.intern(ev.step.as_deref().unwrap_or(""));
         let event_workflow = ev.workflow.as_deref().map(|w| self.names.intern(w));
         let Some(st) = self.step_state(&ev.txn_id, ev.ts_ms) else {
             return;
         };
-        let slot = st.slot(key);
+        let slot = st.slot(step);
         if slot.open_ts == Some(ev.ts_ms) {
             self.counts.duplicates += 1;
             obs.duplicate(ev);
             return;
         }
+        // A step opened again (a retry) starts over.
         slot.open_ts = Some(ev.ts_ms);
         slot.done_ts = None;
         if st.workflow.is_none() {
             st.workflow = event_workflow;
         }
-        if let Some(done) = st.last_done_ts.take() {
-            let gap = ObservedGap {
-                txn_id: &ev.txn_id,
-                workflow: st.workflow,
-                to_step: step,
-                to_step_name: ev.step.as_deref().unwrap_or(""),
-                ts_ms: ev.ts_ms,
-                observed_ms: ev.ts_ms - done,
-                planned_ms: st.pending_planned.take(),
-            };
-            obs.gap(&gap);
-        }
     }
 
     fn step_done<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
-        let (step, key) = self.step_key(ev);
+        let step = self.names.intern(ev.step.as_deref().unwrap_or(""));
         let event_workflow = ev.workflow.as_deref().map(|w| self.names.intern(w));
         let status = ev.effective_status();
         let mut done = StepDone {
@@ -379,7 +413,7 @@ impl Tracker {
             error: ev.error.as_deref(),
         };
         if let Some(st) = self.step_state(&ev.txn_id, ev.ts_ms) {
-            let slot = st.slot(key);
+            let slot = st.slot(step);
             if slot.done_ts == Some(ev.ts_ms) {
                 self.counts.duplicates += 1;
                 obs.duplicate(ev);
@@ -389,7 +423,6 @@ impl Tracker {
             if done.duration_ms.is_none() {
                 done.duration_ms = slot.open_ts.map(|open| ev.ts_ms - open);
             }
-            st.last_done_ts = Some(ev.ts_ms);
             st.had_error |= status == Status::Error;
             if st.workflow.is_none() {
                 st.workflow = event_workflow;
@@ -401,8 +434,11 @@ impl Tracker {
     }
 
     fn inter_step_wait<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
-        if let Some(st) = self.txns.get_mut(&*ev.txn_id) {
-            st.pending_planned = ev.planned_wait_ms;
+        if let (Some(to), Some(planned)) = (ev.to_step.as_deref(), ev.planned_wait_ms) {
+            let to = self.names.intern(to);
+            if let Some(st) = self.step_state(&ev.txn_id, ev.ts_ms) {
+                st.slot(to).planned = Some(planned);
+            }
         }
         if let Some(planned_ms) = ev.planned_wait_ms {
             obs.wait(&Wait {
@@ -624,6 +660,7 @@ mod tests {
     fn step_durations_pair_when_absent_and_gaps_derive() {
         let mut wait = ev(InterStepWait, "a", 150);
         wait.planned_wait_ms = Some(40);
+        wait.to_step = Some("b".into());
         let mut done_b = step(STEP_DONE, "a", 260, "b");
         done_b.duration_ms = Some(55);
         done_b.status = Some(Status::Error);
@@ -664,10 +701,56 @@ mod tests {
                 step(STEP_DONE, "a", 30, "x"),
                 step(STEP_DONE, "a", 35, "y"),
                 step(StepOpen, "a", 40, "z"),
+                ev(TransactionClose, "a", 50),
             ],
             0,
         );
         assert_eq!(log.gaps, vec![(10, None), (5, None)]);
+    }
+
+    #[test]
+    fn a_zero_length_step_is_not_its_own_gap() {
+        let (_, log) = run(
+            &[
+                ev(TransactionOpen, "a", 0),
+                step(StepOpen, "a", 0, "x"),
+                step(STEP_DONE, "a", 10, "x"),
+                step(StepOpen, "a", 30, "y"),
+                step(STEP_DONE, "a", 30, "y"),
+                ev(TransactionClose, "a", 30),
+            ],
+            0,
+        );
+        assert_eq!(log.gaps, vec![(20, None)]);
+    }
+
+    #[test]
+    fn gaps_do_not_depend_on_arrival_order() {
+        let mut wait = ev(InterStepWait, "a", 150);
+        wait.planned_wait_ms = Some(40);
+        wait.to_step = Some("b".into());
+        let ordered = vec![
+            ev(TransactionOpen, "a", 100),
+            step(StepOpen, "a", 100, "a1"),
+            step(STEP_DONE, "a", 150, "a1"),
+            wait,
+            step(StepOpen, "a", 195, "b"),
+            step(STEP_DONE, "a", 260, "b"),
+            ev(TransactionClose, "a", 260),
+        ];
+        let (_, log) = run(&ordered, 0);
+        assert_eq!(log.gaps, vec![(45, Some(40))]);
+        // The next step opens before the previous is seen done, the wait comes
+        // last and the open after the steps: the same gap.
+        let mut shuffled = ordered.clone();
+        shuffled.swap(2, 4);
+        let wait = shuffled.remove(3);
+        shuffled.insert(5, wait);
+        let open = shuffled.remove(0);
+        shuffled.insert(5, open);
+        let (_, log) = run(&shuffled, 0);
+        assert_eq!(log.gaps, vec![(45, Some(40))]);
+        assert_eq!(log.closed, vec![("a".to_string(), 160, Status::Ok)]);
     }
 
     #[test]
