@@ -18,7 +18,8 @@ const DENSE_LIMIT: i64 = 1 << 16;
 
 #[derive(Clone, Debug, Default)]
 pub struct Hist {
-    dense: Vec<u64>,
+    /// u32 cells keep the array small; a count past u32::MAX goes on in `counts`.
+    dense: Vec<u32>,
     dense_distinct: usize,
     counts: FxHashMap<i64, u64>,
     n: u64,
@@ -81,7 +82,14 @@ impl Hist {
             if *slot == 0 {
                 self.dense_distinct += 1;
             }
-            *slot += c;
+            match u32::try_from(u64::from(*slot) + c) {
+                Ok(sum) => *slot = sum,
+                Err(_) => {
+                    let spill = u64::from(*slot) + c - u64::from(u32::MAX);
+                    *slot = u32::MAX;
+                    *self.counts.entry(v).or_insert(0) += spill;
+                }
+            }
         } else {
             *self.counts.entry(v).or_insert(0) += c;
         }
@@ -93,7 +101,11 @@ impl Hist {
 
     /// Distinct values held (what memory grows with).
     pub fn distinct(&self) -> usize {
-        self.dense_distinct + self.counts.len()
+        self.dense_distinct + self.counts.keys().filter(|&&v| !self.in_dense(v)).count()
+    }
+
+    fn in_dense(&self, v: i64) -> bool {
+        (0..self.dense.len() as i64).contains(&v) && self.dense[v as usize] > 0
     }
 
     pub fn merge(&mut self, other: &Hist) {
@@ -115,13 +127,24 @@ impl Hist {
 
     /// Distinct values with their counts, in no particular order.
     fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        // A value whose dense cell is full also has its overflow in `counts`.
         let dense = self
             .dense
             .iter()
             .enumerate()
             .filter(|(_, &c)| c > 0)
-            .map(|(v, &c)| (v as i64, c));
-        dense.chain(self.counts.iter().map(|(&k, &c)| (k, c)))
+            .map(|(v, &c)| {
+                (
+                    v as i64,
+                    u64::from(c) + self.counts.get(&(v as i64)).copied().unwrap_or(0),
+                )
+            });
+        let rest = self
+            .counts
+            .iter()
+            .filter(|(&k, _)| !self.in_dense(k))
+            .map(|(&k, &c)| (k, c));
+        dense.chain(rest)
     }
 
     /// Distinct values with their counts, smallest first.
@@ -214,6 +237,16 @@ mod tests {
         assert_eq!(s.p999, Some(seed_pct(&vals, 99.9)));
         let mean = vals.iter().sum::<i64>() as f64 / 1000.0;
         assert_eq!(s.mean, Some(mean));
+    }
+
+    #[test]
+    fn a_count_past_u32_spills_and_stays_exact() {
+        let mut h = Hist::new();
+        h.add(7, u64::from(u32::MAX) - 1);
+        h.add(7, 5);
+        h.add(3, 1);
+        assert_eq!(h.sorted(), vec![(3, 1), (7, u64::from(u32::MAX) + 4)]);
+        assert_eq!(h.distinct(), 2);
     }
 
     #[test]

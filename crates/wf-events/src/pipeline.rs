@@ -7,7 +7,10 @@
 //!
 //! Events are not copied: a parsed event's strings borrow from the chunk, and the
 //! reader records them as byte spans; the caller's closure sees an ordinary
-//! [`Event`] that borrows from the same chunk. A chunk is sent as soon as the
+//! [`Event`] that borrows from the same chunk. The two threads balance the work:
+//! when the caller's thread has nothing queued (it is waiting for the reader), the
+//! reader sends the next chunk unparsed and the caller's thread parses it itself,
+//! with the same [`parse_line`], so who parsed a line never changes a result. A chunk is sent as soon as the
 //! reader has whole lines, so a live stream (a pipe, `tail -F`) is not held back
 //! waiting for a full chunk. Chunks go back to the reader for reuse, so memory is
 //! a few chunks, whatever the input's length.
@@ -15,6 +18,7 @@
 use std::borrow::Cow;
 use std::io::{self, Read};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use crate::event::{parse_line, Event, EventType, ParseError, Status};
@@ -70,6 +74,10 @@ struct Batch {
     /// Allocated (and zeroed) once at full size and reused; `len` bytes are valid.
     chunk: Vec<u8>,
     len: usize,
+    /// False: the lines are still to be parsed, by the caller's thread.
+    parsed: bool,
+    /// Line number of the line before the chunk's first.
+    first_line_no: u64,
     slots: Vec<Slot>,
     owned: Vec<String>,
 }
@@ -120,6 +128,44 @@ impl Batch {
         }
     }
 
+    /// Calls `f` with every item of the batch, parsing the lines first if the
+    /// reader did not. False when `f` asked to stop.
+    fn deliver<F>(&self, f: &mut F) -> bool
+    where
+        F: FnMut(Item<'_>) -> ControlFlow<()>,
+    {
+        if self.parsed {
+            for slot in &self.slots {
+                let item = match slot {
+                    Slot::Event(l) => Item::Event(self.event(l)),
+                    Slot::Malformed { line_no, error } => Item::Malformed {
+                        line_no: *line_no,
+                        error: error.clone(),
+                    },
+                };
+                if f(item).is_break() {
+                    return false;
+                }
+            }
+            return true;
+        }
+        let mut line_no = self.first_line_no;
+        for raw in lines(&self.chunk[..self.len]) {
+            line_no += 1;
+            if is_blank(raw) {
+                continue;
+            }
+            let item = match parse_line(raw) {
+                Ok(ev) => Item::Event(ev),
+                Err(error) => Item::Malformed { line_no, error },
+            };
+            if f(item).is_break() {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Parses every line of `self.chunk` (which holds whole lines only).
     fn parse(&mut self, first_line_no: u64) -> u64 {
         self.slots.clear();
@@ -128,11 +174,7 @@ impl Batch {
         let valid = &chunk[..self.len];
         let base = chunk.as_ptr() as usize;
         let mut line_no = first_line_no;
-        let mut start = 0;
-        while start < valid.len() {
-            let end = memchr::memchr(b'\n', &valid[start..]).map_or(valid.len(), |i| start + i);
-            let raw = &valid[start..end];
-            start = end + 1;
+        for raw in lines(valid) {
             line_no += 1;
             if is_blank(raw) {
                 continue;
@@ -165,6 +207,20 @@ impl Batch {
     }
 }
 
+/// The lines of `data`: split at `\n`, with no empty line after a final `\n`.
+fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= data.len() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+        let line = &data[start..end];
+        start = end + 1;
+        Some(line)
+    })
+}
+
 /// Reads `input` to its end on a reader thread, parsing every line, and calls `f`
 /// with each event or malformed line in input order. `f` returns
 /// `ControlFlow::Break(())` to stop early. An error reading the input is returned
@@ -176,26 +232,18 @@ where
 {
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(IN_FLIGHT);
     let (empty_tx, empty_rx) = mpsc::sync_channel::<Batch>(IN_FLIGHT);
+    // Batches sent and not yet taken by the caller's thread.
+    let queued = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || read_batches(input, full_tx, empty_rx));
-        let mut stopped = false;
+        let queued = &queued;
+        let reader = std::thread::Builder::new()
+            .name("wf-read".into())
+            .spawn_scoped(scope, move || {
+                read_batches(input, full_tx, empty_rx, queued)
+            })?;
         for batch in full_rx.iter() {
-            if !stopped {
-                for slot in &batch.slots {
-                    let item = match slot {
-                        Slot::Event(l) => Item::Event(batch.event(l)),
-                        Slot::Malformed { line_no, error } => Item::Malformed {
-                            line_no: *line_no,
-                            error: error.clone(),
-                        },
-                    };
-                    if f(item).is_break() {
-                        stopped = true;
-                        break;
-                    }
-                }
-            }
-            if stopped {
+            queued.fetch_sub(1, Ordering::Relaxed);
+            if !batch.deliver(&mut f) {
                 break;
             }
             // The reader may have finished; a spare it does not take is dropped.
@@ -214,7 +262,11 @@ fn read_batches<R: Read>(
     mut input: R,
     full: SyncSender<Batch>,
     empty: Receiver<Batch>,
+    queued: &AtomicUsize,
 ) -> io::Result<()> {
+    let send = |batch: &mut Batch, carry: &mut Vec<u8>, line_no: &mut u64, eof: bool| {
+        send_whole_lines(batch, carry, line_no, eof, &full, queued)
+    };
     let mut carry: Vec<u8> = Vec::new();
     let mut line_no = 0u64;
     let mut made = 0;
@@ -249,7 +301,7 @@ fn read_batches<R: Read>(
                 Ok(n) => n,
                 Err(e) => {
                     batch.len = filled;
-                    send_whole_lines(&mut batch, &mut carry, &mut line_no, true, &full);
+                    send(&mut batch, &mut carry, &mut line_no, true);
                     return Err(e);
                 }
             };
@@ -264,7 +316,7 @@ fn read_batches<R: Read>(
             }
         }
         batch.len = filled;
-        if !send_whole_lines(&mut batch, &mut carry, &mut line_no, eof, &full) || eof {
+        if !send(&mut batch, &mut carry, &mut line_no, eof) || eof {
             return Ok(());
         }
     }
@@ -280,13 +332,15 @@ fn read_retrying<R: Read>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Moves a trailing partial line into `carry` (unless at the end of input), parses
-/// the rest and sends it. False when the consumer has gone.
+/// the rest if the caller's thread has work queued, and sends it. False when the
+/// consumer has gone.
 fn send_whole_lines(
     batch: &mut Batch,
     carry: &mut Vec<u8>,
     line_no: &mut u64,
     eof: bool,
     full: &SyncSender<Batch>,
+    queued: &AtomicUsize,
 ) -> bool {
     if !eof {
         let cut = memchr::memrchr(b'\n', &batch.chunk[..batch.len]).map_or(0, |i| i + 1);
@@ -296,8 +350,20 @@ fn send_whole_lines(
     if batch.len == 0 {
         return true;
     }
-    *line_no += batch.parse(*line_no);
-    full.send(std::mem::take(batch)).is_ok()
+    batch.first_line_no = *line_no;
+    batch.parsed = queued.load(Ordering::Relaxed) > 0;
+    *line_no += if batch.parsed {
+        batch.parse(*line_no)
+    } else {
+        lines(&batch.chunk[..batch.len]).count() as u64
+    };
+    queued.fetch_add(1, Ordering::Relaxed);
+    if full.send(std::mem::take(batch)).is_ok() {
+        true
+    } else {
+        queued.fetch_sub(1, Ordering::Relaxed);
+        false
+    }
 }
 
 #[cfg(test)]
@@ -358,6 +424,37 @@ mod tests {
         let (slow, res) = collect(Trickle(data, 0, 7));
         res.unwrap();
         assert_eq!(slow, got);
+    }
+
+    #[test]
+    fn parsed_by_either_thread_the_items_are_the_same() {
+        let data = sample(3000);
+        let items = |parse_in_reader: bool| {
+            let mut batch = Batch {
+                chunk: data.clone(),
+                len: data.len(),
+                first_line_no: 10,
+                ..Batch::default()
+            };
+            if parse_in_reader {
+                batch.parse(10);
+                batch.parsed = true;
+            }
+            let mut got = Vec::new();
+            assert!(batch.deliver(&mut |item: Item<'_>| {
+                got.push(format!("{item:?}"));
+                ControlFlow::Continue(())
+            }));
+            got
+        };
+        let by_reader = items(true);
+        assert_eq!(by_reader.len(), 3003);
+        assert!(
+            by_reader[7].starts_with("Malformed { line_no: 18,"),
+            "{}",
+            by_reader[7]
+        );
+        assert_eq!(by_reader, items(false));
     }
 
     #[test]
