@@ -149,9 +149,7 @@ impl Batch {
             }
             return true;
         }
-        let mut line_no = self.first_line_no;
-        for raw in lines(&self.chunk[..self.len]) {
-            line_no += 1;
+        for (line_no, raw) in (self.first_line_no + 1..).zip(lines(&self.chunk[..self.len])) {
             if is_blank(raw) {
                 continue;
             }
