@@ -87,6 +87,35 @@ fn dist_cells(name: &str, s: &Summary) -> Vec<String> {
     ]
 }
 
+const ROW_HEADER: [&str; 9] = [
+    "workflow",
+    "step",
+    "count",
+    "errors",
+    "error rate",
+    "p50",
+    "p95",
+    "p99",
+    "max",
+];
+
+fn name_or_dash(name: &Option<String>) -> String {
+    name.clone().unwrap_or_else(|| "-".into())
+}
+
+/// The cells a workflow row and a step row share.
+fn row_cells(count: u64, errors: u64, error_rate: f64, d: &Summary) -> Vec<String> {
+    vec![
+        count.to_string(),
+        errors.to_string(),
+        pct(error_rate),
+        opt(d.p50),
+        opt(d.p95),
+        opt(d.p99),
+        opt(d.max),
+    ]
+}
+
 /// Renders the report as text.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
@@ -142,64 +171,27 @@ pub fn render(r: &Report) -> String {
 
     if !r.workflows.is_empty() {
         let _ = writeln!(out, "\nWorkflows (transaction duration, ms):");
-        let mut t = Table::new(
-            1,
-            &[
-                "workflow",
-                "count",
-                "errors",
-                "error rate",
-                "p50",
-                "p95",
-                "p99",
-                "max",
-            ],
-        );
+        let header: Vec<&str> = ROW_HEADER
+            .iter()
+            .copied()
+            .filter(|&h| h != "step")
+            .collect();
+        let mut t = Table::new(1, &header);
         for w in &r.workflows {
-            let d = &w.duration_ms;
-            t.row(vec![
-                w.workflow.clone().unwrap_or_else(|| "-".into()),
-                w.count.to_string(),
-                w.errors.to_string(),
-                pct(w.error_rate),
-                opt(d.p50),
-                opt(d.p95),
-                opt(d.p99),
-                opt(d.max),
-            ]);
+            let mut cells = vec![name_or_dash(&w.workflow)];
+            cells.extend(row_cells(w.count, w.errors, w.error_rate, &w.duration_ms));
+            t.row(cells);
         }
         t.render(&mut out, "  ");
     }
 
     if !r.steps.is_empty() {
         let _ = writeln!(out, "\nSteps (step duration, ms):");
-        let mut t = Table::new(
-            2,
-            &[
-                "workflow",
-                "step",
-                "count",
-                "errors",
-                "error rate",
-                "p50",
-                "p95",
-                "p99",
-                "max",
-            ],
-        );
+        let mut t = Table::new(2, &ROW_HEADER);
         for s in &r.steps {
-            let d = &s.duration_ms;
-            t.row(vec![
-                s.workflow.clone().unwrap_or_else(|| "-".into()),
-                s.step.clone(),
-                s.count.to_string(),
-                s.errors.to_string(),
-                pct(s.error_rate),
-                opt(d.p50),
-                opt(d.p95),
-                opt(d.p99),
-                opt(d.max),
-            ]);
+            let mut cells = vec![name_or_dash(&s.workflow), s.step.clone()];
+            cells.extend(row_cells(s.count, s.errors, s.error_rate, &s.duration_ms));
+            t.row(cells);
         }
         t.render(&mut out, "  ");
     }

@@ -1,10 +1,8 @@
 //! wf-agg as a user runs it: the built binary, goldens in testdata/, exact stderr
 //! and exit codes.
 
-mod common;
-
-use common::{golden, run, testdata};
 use serde_json::Value;
+use wf_testkit::{golden, run, testdata};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wf-agg");
 

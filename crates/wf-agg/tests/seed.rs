@@ -2,10 +2,8 @@
 //! same input. The seed's real output is recorded in testdata/seed/ by
 //! scripts/seed-golden.sh; these tests parse it and compare.
 
-mod common;
-
-use common::{run, testdata};
 use serde_json::Value;
+use wf_testkit::{run, testdata};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wf-agg");
 

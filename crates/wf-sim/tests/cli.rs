@@ -1,10 +1,8 @@
 //! wf-sim as a user runs it: byte-identical goldens, exact faults, workflow files,
 //! errors and help.
 
-mod common;
-
-use common::{run, testdata};
 use wf_events::{parse_line, EventType};
+use wf_testkit::{run, testdata};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wf-sim");
 

@@ -1,6 +1,6 @@
-//! Helpers for CLI tests: run a built binary with stdin fed from a thread, and
-//! compare output with goldens in testdata/ (WF_UPDATE_GOLDEN=1 rewrites them).
-#![allow(dead_code)]
+//! Helpers for the tools' CLI tests: run a built binary with stdin fed from a
+//! thread, and compare output with goldens in testdata/ (WF_UPDATE_GOLDEN=1
+//! rewrites them).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// A path under the workspace's testdata/.
 pub fn testdata(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata")
