@@ -11,8 +11,7 @@ use serde::Serialize;
 use wf_events::hash::FxHashMap;
 use wf_events::tracker::DEFAULT_OPEN_TTL_MS;
 use wf_events::{
-    is_blank, parse_line, ClosedTxn, Event, EventType, ObservedGap, Observer, ParseError, Status,
-    StepDone, Sym, Tracker, Wait,
+    ClosedTxn, Event, EventType, ObservedGap, Observer, Status, StepDone, Sym, Tracker, Wait,
 };
 
 use crate::hist::{Hist, Summary};
@@ -314,24 +313,6 @@ impl Aggregator {
         Ok(())
     }
 
-    /// Takes one input line: blank lines are skipped, an event is applied, and a
-    /// malformed line is counted and its error returned for the caller to report.
-    pub fn feed_line(&mut self, line: &[u8]) -> Result<(), ParseError> {
-        if is_blank(line) {
-            return Ok(());
-        }
-        match parse_line(line) {
-            Ok(ev) => {
-                self.apply(&ev);
-                Ok(())
-            }
-            Err(e) => {
-                self.stats.malformed += 1;
-                Err(e)
-            }
-        }
-    }
-
     /// Counts a line that was not an event (when the caller parsed it).
     pub fn count_malformed(&mut self) {
         self.stats.malformed += 1;
@@ -442,16 +423,6 @@ impl Aggregator {
             steps,
             errors,
         }
-    }
-
-    /// The distribution of transaction durations (for charts).
-    pub fn transaction_hist(&self) -> &Hist {
-        &self.stats.txn
-    }
-
-    /// The distribution of inter-step gaps (for charts).
-    pub fn gap_hist(&self) -> &Hist {
-        &self.stats.gaps
     }
 }
 

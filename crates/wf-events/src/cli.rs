@@ -56,11 +56,6 @@ pub fn is_broken_pipe(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::BrokenPipe
 }
 
-/// True when a serde_json write failed because the reader went away.
-pub fn json_is_broken_pipe(err: &serde_json::Error) -> bool {
-    err.io_error_kind() == Some(io::ErrorKind::BrokenPipe)
-}
-
 /// Standard output, block-buffered into a pipe or file and line-buffered on a
 /// terminal or when asked: a live consumer sees each line as it is written.
 pub struct Output {
@@ -138,10 +133,6 @@ impl MalformedReporter {
                 self.tool, self.total, self.limit
             );
         }
-    }
-
-    pub fn total(&self) -> u64 {
-        self.total
     }
 }
 
