@@ -15,6 +15,7 @@ use wf_events::{
 };
 
 use crate::hist::{Hist, Summary};
+use crate::timeline::Timeline;
 
 /// The seed's outlier threshold for inter-step gaps.
 pub const DEFAULT_OUTLIER_MS: i64 = 15_000;
@@ -145,9 +146,14 @@ struct Stats {
     txn: Hist,
     slowest: Slowest,
     gaps: Hist,
+    /// The gaps of waits flagged `outlier_injected` (planned mode), for charts.
+    injected_gaps: Hist,
     outliers: u64,
     injected: u64,
     lateness: Hist,
+    timeline: Timeline,
+    /// Earliest and latest `ts_ms` of any event.
+    span: Option<(i64, i64)>,
     workflows: FxHashMap<Option<Sym>, Row>,
     steps: FxHashMap<(Option<Sym>, Sym), Row>,
     errors: FxHashMap<Box<str>, u64>,
@@ -166,6 +172,8 @@ impl Stats {
 impl Observer for Stats {
     fn transaction_closed(&mut self, t: &ClosedTxn<'_>) {
         self.txn.record(t.duration_ms);
+        self.timeline
+            .record(t.close_ts_ms, t.duration_ms, t.status == Status::Error);
         self.slowest.offer(t.txn_id, t.duration_ms);
         self.workflows
             .entry(t.workflow)
@@ -206,6 +214,9 @@ impl Observer for Stats {
         }
         if !self.opts.derive_inter_step {
             self.gap(w.planned_ms);
+            if w.injected {
+                self.injected_gaps.record(w.planned_ms);
+            }
             if let Some(csv) = &mut self.csv {
                 let row = format!(
                     "{},{},{},{},{},{}\n",
@@ -264,9 +275,12 @@ impl Aggregator {
                 malformed: 0,
                 txn: Hist::new(),
                 gaps: Hist::new(),
+                injected_gaps: Hist::new(),
                 outliers: 0,
                 injected: 0,
                 lateness: Hist::new(),
+                timeline: Timeline::default(),
+                span: None,
                 workflows: FxHashMap::default(),
                 steps: FxHashMap::default(),
                 errors: FxHashMap::default(),
@@ -321,6 +335,13 @@ impl Aggregator {
     /// Applies one parsed event.
     pub fn apply(&mut self, ev: &Event<'_>) {
         self.stats.by_type[ev.kind.index()] += 1;
+        if ev.kind != EventType::Unknown {
+            let ts = ev.ts_ms;
+            self.stats.span = Some(match self.stats.span {
+                None => (ts, ts),
+                Some((lo, hi)) => (lo.min(ts), hi.max(ts)),
+            });
+        }
         self.tracker.apply(ev, &mut self.stats);
     }
 
@@ -397,6 +418,8 @@ impl Aggregator {
                 by_type,
                 malformed: s.malformed,
                 unknown_type: s.by_type[EventType::Unknown.index()],
+                first_ts_ms: s.span.map(|(lo, _)| lo),
+                last_ts_ms: s.span.map(|(_, hi)| hi),
             },
             transactions: Transactions {
                 closed: counts.closed,
@@ -426,6 +449,29 @@ impl Aggregator {
     }
 }
 
+impl Aggregator {
+    /// The distribution of transaction durations.
+    pub fn transaction_hist(&self) -> &Hist {
+        &self.stats.txn
+    }
+
+    /// The distribution of inter-step gaps.
+    pub fn gap_hist(&self) -> &Hist {
+        &self.stats.gaps
+    }
+
+    /// The gaps of waits flagged `outlier_injected` (empty with derived gaps, which
+    /// carry no flag).
+    pub fn injected_gap_hist(&self) -> &Hist {
+        &self.stats.injected_gaps
+    }
+
+    /// Closed transactions per window of event time.
+    pub fn timeline(&self) -> &Timeline {
+        &self.stats.timeline
+    }
+}
+
 fn rate(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
@@ -451,6 +497,9 @@ pub struct EventCounts {
     pub by_type: ByType,
     pub malformed: u64,
     pub unknown_type: u64,
+    /// Earliest and latest `ts_ms` of the known events; null without any.
+    pub first_ts_ms: Option<i64>,
+    pub last_ts_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

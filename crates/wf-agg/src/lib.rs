@@ -7,6 +7,8 @@
 pub mod aggregate;
 pub mod hist;
 pub mod text;
+pub mod timeline;
 
 pub use aggregate::{Aggregator, Options, Report};
 pub use hist::{Hist, Summary};
+pub use timeline::{Timeline, Window};

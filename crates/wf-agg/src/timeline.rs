@@ -1,0 +1,184 @@
+//! Closed transactions per window of event time: throughput and latency over the
+//! run.
+//!
+//! The run's length is not known while it streams, so the window starts at one
+//! second and doubles (merging neighbours, which exact histograms do without loss)
+//! whenever the run would need more than `max_windows` of them. Memory is at most
+//! `max_windows` small histograms, whatever the run's length.
+
+use serde::Serialize;
+
+use crate::hist::{Hist, Summary};
+
+/// Windows kept before they are merged two by two.
+pub const DEFAULT_MAX_WINDOWS: usize = 120;
+const FIRST_WINDOW_MS: i64 = 1_000;
+
+#[derive(Clone, Debug, Default)]
+struct Bucket {
+    closed: u64,
+    errors: u64,
+    hist: Hist,
+}
+
+impl Bucket {
+    fn merge(&mut self, other: &Bucket) {
+        self.closed += other.closed;
+        self.errors += other.errors;
+        self.hist.merge(&other.hist);
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    window_ms: i64,
+    max_windows: usize,
+    /// Start of the first bucket; a multiple of `window_ms`.
+    origin: Option<i64>,
+    buckets: Vec<Bucket>,
+}
+
+/// One window of the timeline, as reports show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Window {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Transactions closed in the window.
+    pub closed: u64,
+    pub errors: u64,
+    /// Closed transactions per second.
+    pub throughput: f64,
+    pub duration_ms: Summary,
+}
+
+impl Default for Timeline {
+    fn default() -> Timeline {
+        Timeline::new(DEFAULT_MAX_WINDOWS)
+    }
+}
+
+impl Timeline {
+    pub fn new(max_windows: usize) -> Timeline {
+        Timeline {
+            window_ms: FIRST_WINDOW_MS,
+            max_windows: max_windows.max(2),
+            origin: None,
+            buckets: Vec::new(),
+        }
+    }
+
+    pub fn window_ms(&self) -> i64 {
+        self.window_ms
+    }
+
+    /// Records a transaction that closed at `ts_ms`.
+    pub fn record(&mut self, ts_ms: i64, duration_ms: i64, error: bool) {
+        let origin = *self
+            .origin
+            .get_or_insert(ts_ms.div_euclid(self.window_ms) * self.window_ms);
+        if ts_ms < origin {
+            // Out of order, before the first window: grow at the front.
+            let missing = (origin - ts_ms + self.window_ms - 1) / self.window_ms;
+            let front = vec![Bucket::default(); missing as usize];
+            self.buckets.splice(0..0, front);
+            self.origin = Some(origin - missing * self.window_ms);
+            while self.buckets.len() > self.max_windows {
+                self.coarsen();
+            }
+        }
+        let mut index = self.index(ts_ms);
+        while index >= self.max_windows as i64 {
+            self.coarsen();
+            index = self.index(ts_ms);
+        }
+        let index = index as usize;
+        if self.buckets.len() <= index {
+            self.buckets.resize(index + 1, Bucket::default());
+        }
+        let b = &mut self.buckets[index];
+        b.closed += 1;
+        b.errors += u64::from(error);
+        b.hist.record(duration_ms);
+    }
+
+    fn index(&self, ts_ms: i64) -> i64 {
+        (ts_ms - self.origin.unwrap_or(ts_ms)) / self.window_ms
+    }
+
+    /// Doubles the window, merging neighbours; the origin moves to a multiple of
+    /// the new window.
+    fn coarsen(&mut self) {
+        let Some(origin) = self.origin else { return };
+        let window = self.window_ms * 2;
+        let new_origin = origin.div_euclid(window) * window;
+        let mut merged: Vec<Bucket> = Vec::with_capacity(self.buckets.len() / 2 + 1);
+        for (i, b) in self.buckets.iter().enumerate() {
+            let start = origin + i as i64 * self.window_ms;
+            let j = ((start - new_origin) / window) as usize;
+            if merged.len() <= j {
+                merged.resize(j + 1, Bucket::default());
+            }
+            merged[j].merge(b);
+        }
+        self.window_ms = window;
+        self.origin = Some(new_origin);
+        self.buckets = merged;
+    }
+
+    /// The windows from the first close to the last, empty ones included.
+    pub fn windows(&self) -> Vec<Window> {
+        let Some(origin) = self.origin else {
+            return Vec::new();
+        };
+        self.buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let start_ms = origin + i as i64 * self.window_ms;
+                Window {
+                    start_ms,
+                    end_ms: start_ms + self.window_ms,
+                    closed: b.closed,
+                    errors: b.errors,
+                    throughput: b.closed as f64 * 1000.0 / self.window_ms as f64,
+                    duration_ms: b.hist.summary(),
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_double_and_lose_nothing() {
+        let mut t = Timeline::new(10);
+        for i in 0..100i64 {
+            t.record(1_000_000 + i * 250, 10 + i, i % 10 == 0);
+        }
+        // 25 s of closes in at most 10 windows: 4 s windows.
+        assert_eq!(t.window_ms(), 4_000);
+        let w = t.windows();
+        assert!(w.len() <= 10);
+        assert_eq!(w.iter().map(|w| w.closed).sum::<u64>(), 100);
+        assert_eq!(w.iter().map(|w| w.errors).sum::<u64>(), 10);
+        assert_eq!(w[0].start_ms % 4_000, 0);
+        assert_eq!(w[0].closed, 16);
+        assert_eq!(w[0].throughput, 4.0);
+        // Each window's closes fall inside it.
+        assert_eq!(w[0].duration_ms.max, Some(25));
+    }
+
+    #[test]
+    fn a_close_before_the_first_window_grows_the_front() {
+        let mut t = Timeline::new(100);
+        t.record(10_500, 1, false);
+        t.record(7_200, 2, false);
+        let w = t.windows();
+        assert_eq!(w[0].start_ms, 7_000);
+        assert_eq!(w.len(), 4);
+        assert_eq!((w[0].closed, w[3].closed), (1, 1));
+    }
+}
