@@ -6,9 +6,11 @@
 
 pub mod aggregate;
 pub mod hist;
+pub mod input;
 pub mod text;
 pub mod timeline;
 
 pub use aggregate::{Aggregator, Options, Report};
 pub use hist::{Hist, Summary};
+pub use input::{open_all, read_all, ReadError};
 pub use timeline::{Timeline, Window};

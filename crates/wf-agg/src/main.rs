@@ -7,27 +7,15 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use std::ops::ControlFlow;
-use wf_agg::{text, Aggregator};
+use wf_agg::{text, Aggregator, ReadError};
 use wf_events::cli::{self, MalformedReporter};
-
-use wf_events::{for_each_event, Item, ParseError};
 
 use args::Command;
 
 enum Error {
     Usage(String),
-    /// An input that cannot be opened or read.
-    Input {
-        name: String,
-        err: io::Error,
-    },
-    /// A malformed line under --strict.
-    Malformed {
-        name: String,
-        line: u64,
-        err: ParseError,
-    },
+    /// Opening or reading an input, or a malformed line under --strict.
+    Read(ReadError),
     /// A file we write (CSV).
     Output {
         name: String,
@@ -40,8 +28,8 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(m) => f.write_str(m),
-            Error::Input { name, err } | Error::Output { name, err } => write!(f, "{name}: {err}"),
-            Error::Malformed { name, line, err } => write!(f, "{name}:{line}: {err}"),
+            Error::Read(e) => write!(f, "{e}"),
+            Error::Output { name, err } => write!(f, "{name}: {err}"),
             Error::Stdout(e) => write!(f, "writing output: {e}"),
         }
     }
@@ -90,16 +78,7 @@ fn run() -> Result<ExitCode, Error> {
         Command::Run(a) => a,
     };
 
-    // Open every input first: a mistyped name fails before any work is done.
-    let mut opened = Vec::with_capacity(a.inputs.len());
-    for input in &a.inputs {
-        let reader = input.open_raw().map_err(|err| Error::Input {
-            name: input.name().to_string(),
-            err,
-        })?;
-        opened.push((input.name().to_string(), reader));
-    }
-
+    let opened = wf_agg::open_all(&a.inputs).map_err(Error::Read)?;
     let mut agg = Aggregator::new(a.opts.clone());
     if a.txn_csv.is_some() || a.gap_csv.is_some() {
         let (txn, gap) = (create(&a.txn_csv)?, create(&a.gap_csv)?);
@@ -109,33 +88,12 @@ fn run() -> Result<ExitCode, Error> {
         })?;
     }
     let mut malformed = MalformedReporter::new("wf-agg", a.show_malformed);
-    let mut read_error = None;
-    for (name, reader) in opened {
-        let mut strict_error = None;
-        let result = for_each_event(reader, |item| {
-            match item {
-                Item::Event(ev) => agg.apply(&ev),
-                Item::Malformed { line_no, error } => {
-                    agg.count_malformed();
-                    if a.strict {
-                        strict_error = Some((line_no, error));
-                        return ControlFlow::Break(());
-                    }
-                    malformed.report(&name, line_no, &error);
-                }
-            }
-            ControlFlow::Continue(())
-        });
-        if let Some((line, err)) = strict_error {
-            return Err(Error::Malformed { name, line, err });
-        }
-        if let Err(err) = result {
-            // Report what was read, then fail: nothing read is lost.
-            read_error = Some(Error::Input { name, err });
-            break;
-        }
-    }
-    malformed.finish();
+    // A read error comes after the report of what was read: nothing read is lost.
+    let read_error = match wf_agg::read_all(&mut agg, opened, a.strict, &mut malformed) {
+        Ok(()) => None,
+        Err(e @ ReadError::Read { .. }) => Some(Error::Read(e)),
+        Err(e) => return Err(Error::Read(e)),
+    };
     let csv_result = agg.finish_csv();
 
     let report = agg.report();

@@ -1,0 +1,124 @@
+//! wf-plot's command line.
+
+use lexopt::prelude::*;
+use wf_agg::Options;
+use wf_events::cli;
+use wf_events::Input;
+
+pub const USAGE: &str = "\
+wf-plot: a latency report of workflow events: charts and a page that opens from disk
+
+Usage: wf-plot [OPTIONS] [FILE]...
+
+Reads JSON-lines events from the FILEs in turn, or standard input when there is
+none or a FILE is '-', and writes report.html, report.json and one PNG per chart
+into the output folder.
+
+Options:
+  -f, --file FILE          read events from FILE (repeatable; same as a FILE argument)
+  -o, --out-dir DIR        where to write the report [default: report_out]
+      --svg                also write each chart as SVG
+      --csv                also write txn_durations.csv and inter_step_gaps.csv
+      --top N              list the N slowest transactions [default: 10]
+      --outlier-ms MS      gaps at or over MS are outliers [default: 15000]
+      --derive-inter-step  gaps from step_done to the next step_open, not planned_wait_ms
+      --open-ttl D         count transactions open longer than D as abandoned [default: 10m]
+      --strict             stop at the first malformed line (exit 1)
+      --show-malformed N   report the first N malformed lines on stderr [default: 10]
+  -h, --help               short help (--help: long help with examples)
+  -V, --version            print the version
+";
+
+pub const LONG_HELP: &str = "
+The numbers come from the same code as wf-agg's, so the page and
+`wf-agg --json` never disagree (report.json is that document). Latency axes are
+logarithmic; the charts are transaction durations, inter-step gaps (injected
+outliers apart, the outlier threshold marked), latency by percentile up to
+p99.99, each step's p50/p95/p99 and error rate, and throughput and percentiles
+over time. report.html needs no network and no server, and keeps working when
+the folder is moved.
+
+Exit status: 0 success, 1 an input or output error (or a malformed line with
+--strict), 2 a usage error.
+
+Examples:
+  A report of a simulated run:
+    wf-sim --samples 100000 | wf-plot --out-dir report/
+
+  A report of a file, with SVG charts and CSV data for a ticket:
+    wf-plot --file events.jsonl --out-dir report/ --svg --csv
+
+  Gaps measured from the steps, outliers from 5 s:
+    wf-plot --derive-inter-step --outlier-ms 5000 events.jsonl
+";
+
+#[derive(Debug)]
+pub enum Command {
+    Help { long: bool },
+    Version,
+    Run(Args),
+}
+
+#[derive(Debug)]
+pub struct Args {
+    pub inputs: Vec<Input>,
+    pub out_dir: String,
+    pub svg: bool,
+    pub csv: bool,
+    pub opts: Options,
+    pub strict: bool,
+    pub show_malformed: u64,
+}
+
+pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
+    let mut a = Args {
+        inputs: Vec::new(),
+        out_dir: "report_out".into(),
+        svg: false,
+        csv: false,
+        opts: Options::default(),
+        strict: false,
+        show_malformed: 10,
+    };
+    let mut p = lexopt::Parser::from_args(args);
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') => return Ok(Command::Help { long: false }),
+            Long("help") => return Ok(Command::Help { long: true }),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Short('f') | Long("file") => a
+                .inputs
+                .push(Input::from_arg(&cli::string(&mut p, "--file")?)),
+            Value(v) => {
+                let v = v
+                    .into_string()
+                    .map_err(|v| format!("file name {v:?} is not UTF-8"))?;
+                a.inputs.push(Input::from_arg(&v));
+            }
+            Short('o') | Long("out-dir") => a.out_dir = cli::string(&mut p, "--out-dir")?,
+            Long("svg") => a.svg = true,
+            Long("csv") => a.csv = true,
+            Long("top") => a.opts.top = cli::value(&mut p, "--top", "a whole number")?,
+            Long("outlier-ms") => {
+                a.opts.outlier_ms = cli::value(&mut p, "--outlier-ms", "whole milliseconds")?
+            }
+            Long("derive-inter-step") => a.opts.derive_inter_step = true,
+            Long("open-ttl") => a.opts.open_ttl_ms = cli::duration_ms(&mut p, "--open-ttl")?,
+            Long("strict") => a.strict = true,
+            Long("show-malformed") => {
+                a.show_malformed = cli::value(&mut p, "--show-malformed", "a whole number")?
+            }
+            other => return Err(cli::unexpected(other)),
+        }
+    }
+    if a.inputs.is_empty() {
+        a.inputs.push(Input::Stdin);
+    }
+    if a.inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+        return Err("standard input ('-') can be read only once".into());
+    }
+    if a.out_dir.is_empty() {
+        return Err("--out-dir needs a folder name".into());
+    }
+    Ok(Command::Run(a))
+}
