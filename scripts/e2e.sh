@@ -78,10 +78,19 @@ expect "file = pipe" "$(cat "$tmp/file.json")" "$(cat "$tmp/pipe.json")"
 expect "txn csv rows" "$(( $(wc -l < "$tmp/txn.csv") - 1 ))" "$(field "$tmp/file.json" transactions.closed)"
 expect "gap csv rows" "$(( $(wc -l < "$tmp/gap.csv") - 1 ))" "$(field "$tmp/file.json" gaps.duration_ms.count)"
 
-# 6. The demo runs as the README says.
+# 6. wf-plot's numbers are wf-agg's: its report.json is wf-agg's JSON document.
+"$bin/wf-plot" --out-dir "$tmp/plot" "$tmp/events.jsonl" > "$tmp/plot.out"
+expect "wf-plot report.json = wf-agg --json" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])) == json.load(open(sys.argv[2])))' "$tmp/plot/report.json" "$tmp/file.json")" "True"
+expect "wf-plot wrote the page and 5 charts" "$(grep -c '^wrote .*\.\(html\|png\)$' "$tmp/plot.out")" "6"
+
+# 7. The demo runs as the README says.
 WF_DEMO_OUT="$tmp/demo" scripts/demo.sh > "$tmp/demo.out"
 expect "demo: report" "$(field "$tmp/demo/report.json" transactions.closed)" "100000"
 expect "demo: text report printed" "$(grep -c '^Transactions: 100000 closed' "$tmp/demo.out")" "1"
+expect "demo: report page" "$(test -s "$tmp/demo/report/report.html" && echo yes)" "yes"
+
+# 8. The report in a real browser.
+if scripts/browser-check.sh; then ok "browser check"; else fail "browser check" "see above"; fi
 
 echo "e2e: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
