@@ -5,7 +5,9 @@
 #   2. wf-agg's peak RSS on 1x and 10x the events, streamed from wf-sim;
 #   3. wf-sim's rate into /dev/null;
 #   4. the seed aggregator (seed 001, Python) on the same file, when ../shared/seeds
-#      is there, as a ratio.
+#      is there, as a ratio;
+#   5. wf-plot's full report (page, JSON, five PNG charts) against wf-agg on the
+#      same file, as a ratio.
 # Environment: WF_BENCH_SAMPLES (transactions, default 70000, about 1 M events),
 # WF_BENCH_RUNS (default 5), WF_BENCH_OUT (default bench_out).
 set -euo pipefail
@@ -85,4 +87,13 @@ if scripts/seed-tool.sh 001 "$out/seed_aggregate.py" 2>/dev/null; then
 else
   echo "4. the seed aggregator: skipped (no ../shared/seeds; set WF_SEEDS)"
 fi
+
+: > "$out/plot.times"
+for _ in $(seq "$runs"); do
+  measure "$bin/wf-plot" --out-dir "$out/report" "$events" | cut -d' ' -f1 >> "$out/plot.times"
+done
+plot_s=$(median < "$out/plot.times")
+echo
+echo "5. wf-plot's full report vs wf-agg, same file (median of $runs runs)"
+printf '   wf-plot %6.2f s, ratio to wf-agg %.2f (target < 2.50)\n' "$plot_s" "$(echo "$plot_s / $agg_s" | bc -l)"
 rm -f "$out/.time" "$out/.rss"

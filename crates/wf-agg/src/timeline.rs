@@ -2,23 +2,121 @@
 //! run.
 //!
 //! The run's length is not known while it streams, so the window starts at one
-//! second and doubles (merging neighbours, which exact histograms do without loss)
-//! whenever the run would need more than `max_windows` of them. Memory is at most
-//! `max_windows` small histograms, whatever the run's length.
+//! second and doubles (merging neighbours) whenever the run would need more than
+//! `max_windows` of them. Each window keeps its durations at two significant
+//! digits (a relative error under 1%, in a fixed few KiB): exact per-window
+//! histograms would grow with the window, and the windows grow with the run.
+//! Counts, min, max and mean stay exact. Memory is at most `max_windows` windows,
+//! whatever the run's length.
 
 use serde::Serialize;
 
-use crate::hist::{Hist, Summary};
+use crate::hist::{nearest_rank, Summary, PERCENTILES};
 
 /// Windows kept before they are merged two by two.
 pub const DEFAULT_MAX_WINDOWS: usize = 120;
 const FIRST_WINDOW_MS: i64 = 1_000;
 
+/// Durations at two significant digits: 0..99 exactly, then 100, 110, … 990,
+/// 1000, 1100, … (negative values count as 0).
+#[derive(Clone, Debug, Default)]
+struct RoundedHist {
+    counts: Vec<u32>,
+    n: u64,
+    sum: i128,
+    min: i64,
+    max: i64,
+}
+
+fn slot(v: i64) -> usize {
+    if v < 100 {
+        return v.max(0) as usize;
+    }
+    let digits = v.ilog10() as usize; // 2 for 100..999
+    let lead = (v / 10i64.pow(digits as u32 - 1)) as usize; // 10..99
+    100 + (digits - 2) * 90 + (lead - 10)
+}
+
+fn slot_value(i: usize) -> i64 {
+    if i < 100 {
+        return i as i64;
+    }
+    let digits = (i - 100) / 90 + 2;
+    let lead = (i - 100) % 90 + 10;
+    lead as i64 * 10i64.pow(digits as u32 - 1)
+}
+
+impl RoundedHist {
+    fn record(&mut self, v: i64) {
+        let i = slot(v);
+        if self.counts.len() <= i {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] = self.counts[i].saturating_add(1);
+        self.min = if self.n == 0 { v } else { self.min.min(v) };
+        self.max = if self.n == 0 { v } else { self.max.max(v) };
+        self.n += 1;
+        self.sum += i128::from(v);
+    }
+
+    fn merge(&mut self, other: &RoundedHist) {
+        if other.n == 0 {
+            return;
+        }
+        if self.counts.len() < other.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a = a.saturating_add(*b);
+        }
+        self.min = if self.n == 0 {
+            other.min
+        } else {
+            self.min.min(other.min)
+        };
+        self.max = if self.n == 0 {
+            other.max
+        } else {
+            self.max.max(other.max)
+        };
+        self.n += other.n;
+        self.sum += other.sum;
+    }
+
+    fn summary(&self) -> Summary {
+        if self.n == 0 {
+            return Summary::default();
+        }
+        let at = |p: f64| {
+            let k = nearest_rank(p, self.n);
+            let mut seen = 0u64;
+            let i = self.counts.iter().position(|&c| {
+                seen += u64::from(c);
+                seen >= k
+            })?;
+            // Never outside what was seen.
+            Some(slot_value(i).clamp(self.min, self.max))
+        };
+        let p: Vec<Option<i64>> = PERCENTILES.iter().map(|&p| at(p)).collect();
+        Summary {
+            count: self.n,
+            min: Some(self.min),
+            mean: Some(self.sum as f64 / self.n as f64),
+            p50: p[0],
+            p90: p[1],
+            p95: p[2],
+            p99: p[3],
+            p999: p[4],
+            max: Some(self.max),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct Bucket {
     closed: u64,
     errors: u64,
-    hist: Hist,
+    hist: RoundedHist,
 }
 
 impl Bucket {
@@ -48,6 +146,7 @@ pub struct Window {
     pub errors: u64,
     /// Closed transactions per second.
     pub throughput: f64,
+    /// Count, min, max and mean exact; percentiles at two significant digits.
     pub duration_ms: Summary,
 }
 
@@ -169,6 +268,34 @@ mod tests {
         assert_eq!(w[0].throughput, 4.0);
         // Each window's closes fall inside it.
         assert_eq!(w[0].duration_ms.max, Some(25));
+    }
+
+    #[test]
+    fn two_significant_digits() {
+        for (v, s) in [
+            (0, 0),
+            (99, 99),
+            (100, 100),
+            (109, 100),
+            (110, 110),
+            (999, 990),
+            (1000, 1000),
+            (1234, 1200),
+            (98_765, 98_000),
+            (-3, 0),
+        ] {
+            assert_eq!(slot_value(slot(v)), s, "{v}");
+        }
+        let mut h = RoundedHist::default();
+        for v in 1..=1000 {
+            h.record(v);
+        }
+        let s = h.summary();
+        assert_eq!((s.count, s.min, s.max), (1000, Some(1), Some(1000)));
+        assert_eq!(s.mean, Some(500.5));
+        assert_eq!(s.p50, Some(500));
+        assert_eq!(s.p99, Some(990));
+        assert!(h.counts.len() <= 200);
     }
 
     #[test]
