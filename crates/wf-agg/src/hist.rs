@@ -11,9 +11,9 @@ use wf_events::hash::FxHashMap;
 /// The percentiles every report gives, in percent.
 pub const PERCENTILES: [f64; 5] = [50.0, 90.0, 95.0, 99.0, 99.9];
 
-/// Values below this are counted in a dense array that grows to the largest value
-/// seen; the rest (and negatives) in a map. Latencies cluster low, so most records
-/// are one array increment instead of a hash probe.
+/// Values below this are counted in a dense array; the rest (and negatives) in a
+/// map. Latencies cluster low, so most records are one array increment instead of
+/// a hash probe.
 const DENSE_LIMIT: i64 = 1 << 16;
 
 #[derive(Clone, Debug, Default)]
@@ -74,9 +74,11 @@ impl Hist {
     fn add(&mut self, v: i64, c: u64) {
         if (0..DENSE_LIMIT).contains(&v) {
             let i = v as usize;
-            if i >= self.dense.len() {
-                // Grow to the next power of two: memory follows the largest value.
-                self.dense.resize((i + 1).next_power_of_two(), 0);
+            if self.dense.is_empty() {
+                // Allocated once, zeroed by the allocator: a block this size is
+                // fresh zero pages, so resident memory is only the pages values
+                // land in, and the array is never copied to grow.
+                self.dense = vec![0; DENSE_LIMIT as usize];
             }
             let slot = &mut self.dense[i];
             if *slot == 0 {
