@@ -491,6 +491,17 @@ pub struct Report {
     pub errors: Vec<ErrorRow>,
 }
 
+impl Report {
+    /// The `--json` document: pretty-printed, in the schema's key order, with a
+    /// final newline. Every tool that writes the report writes these bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain structs into a Vec cannot fail.
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EventCounts {
     pub total: u64,

@@ -99,8 +99,7 @@ fn run() -> Result<ExitCode, Error> {
     let report = agg.report();
     let mut out = io::stdout().lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &report).map_err(|e| Error::Stdout(e.into()))?;
-        out.write_all(b"\n").map_err(Error::Stdout)?;
+        out.write_all(&report.to_json()).map_err(Error::Stdout)?;
     } else {
         out.write_all(text::render(&report).as_bytes())
             .map_err(Error::Stdout)?;

@@ -109,9 +109,7 @@ fn run() -> Result<ExitCode, Error> {
     let report = agg.report();
     let value = serde_json::to_value(&report).map_err(output(&dir))?;
     let json_path = dir.join("report.json");
-    let mut json = serde_json::to_vec_pretty(&value).map_err(output(&json_path))?;
-    json.push(b'\n');
-    fs::write(&json_path, json).map_err(output(&json_path))?;
+    fs::write(&json_path, report.to_json()).map_err(output(&json_path))?;
     written.push(json_path);
 
     charts::register_font().map_err(output(&dir))?;
