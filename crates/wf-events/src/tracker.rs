@@ -153,7 +153,11 @@ pub struct Tracker {
     ttl_ms: i64,
     txns: FxHashMap<Box<str>, TxnState>,
     closed_ids: FxHashSet<u64>,
-    closed_queue: VecDeque<(i64, u64)>,
+    /// The ids closed in each sweep interval, oldest first, to forget them a whole
+    /// interval at a time. Spent vectors are kept for reuse, so memory does not
+    /// jump when a busy interval outgrows a buffer.
+    closed_generations: VecDeque<(i64, Vec<u64>)>,
+    spare_generations: Vec<Vec<u64>>,
     names: Interner,
     watermark: i64,
     next_sweep: i64,
@@ -168,7 +172,8 @@ impl Tracker {
             ttl_ms: i64::try_from(open_ttl_ms).unwrap_or(i64::MAX),
             txns: FxHashMap::default(),
             closed_ids: FxHashSet::default(),
-            closed_queue: VecDeque::new(),
+            closed_generations: VecDeque::new(),
+            spare_generations: Vec::new(),
             names: Interner::new(),
             watermark: i64::MIN,
             next_sweep: i64::MIN,
@@ -309,7 +314,15 @@ impl Tracker {
         });
         let h = hash_one(id);
         if self.closed_ids.insert(h) {
-            self.closed_queue.push_back((self.watermark, h));
+            if self.closed_generations.is_empty() {
+                self.closed_generations.push_back((
+                    self.watermark,
+                    self.spare_generations.pop().unwrap_or_default(),
+                ));
+            }
+            if let Some((_, ids)) = self.closed_generations.back_mut() {
+                ids.push(h);
+            }
         }
     }
 
@@ -462,14 +475,24 @@ impl Tracker {
         let interval = (retention / 10).clamp(1_000, 60_000);
         self.next_sweep = self.watermark.saturating_add(interval);
 
+        // A generation is forgotten once its newest id is older than the retention.
         let closed_cutoff = self.watermark.saturating_sub(retention);
-        while let Some(&(ts, h)) = self.closed_queue.front() {
-            if ts >= closed_cutoff {
-                break;
+        while self
+            .closed_generations
+            .get(1)
+            .is_some_and(|(next_start, _)| *next_start < closed_cutoff)
+        {
+            if let Some((_, mut ids)) = self.closed_generations.pop_front() {
+                for h in ids.drain(..) {
+                    self.closed_ids.remove(&h);
+                }
+                self.spare_generations.push(ids);
             }
-            self.closed_queue.pop_front();
-            self.closed_ids.remove(&h);
         }
+        self.closed_generations.push_back((
+            self.watermark,
+            self.spare_generations.pop().unwrap_or_default(),
+        ));
 
         if self.ttl_ms == 0 {
             return;
@@ -763,7 +786,9 @@ mod tests {
         }
         assert_eq!(t.counts().closed, 100_000);
         assert!(t.txns.is_empty());
-        // Ids closed within the last TTL (10 s of 100 ms spacing, plus one sweep).
-        assert!(t.closed_ids.len() <= 111, "{}", t.closed_ids.len());
+        // Ids closed within the last TTL (10 s of 100 ms spacing), plus up to two
+        // sweep intervals (1 s each), as ids are forgotten a generation at a time.
+        assert!(t.closed_ids.len() <= 120, "{}", t.closed_ids.len());
+        assert!(t.closed_ids.len() >= 100, "{}", t.closed_ids.len());
     }
 }
