@@ -67,7 +67,8 @@ fn show(path: &str, v: &Value) -> String {
 fn cell(report: &Value, path: &str) -> String {
     let v = lookup(report, path);
     format!(
-        "<td data-field=\"{}\" data-value=\"{}\">{}</td>",
+        "<td{} data-field=\"{}\" data-value=\"{}\">{}</td>",
+        if v.is_string() { " class=\"t\"" } else { "" },
         escape(path),
         escape(&v.to_string()),
         escape(&show(path, v))
@@ -154,7 +155,7 @@ pub fn render(p: &PageInput<'_>) -> String {
     // Input summary.
     let total = r["events"]["total"].as_u64().unwrap_or(0);
     let malformed = r["events"]["malformed"].as_u64().unwrap_or(0);
-    h.push_str("<section class=\"card\"><h2>Input</h2>\n");
+    h.push_str("<section class=\"card\" id=\"input\"><h2>Input</h2>\n");
     let _ = writeln!(
         h,
         "<p class=\"inputs\">{}</p>",
@@ -210,7 +211,9 @@ pub fn render(p: &PageInput<'_>) -> String {
     h.push_str("</div></section>\n");
 
     // 1. Transactions.
-    h.push_str("<section class=\"card\"><h2>Transaction durations</h2>\n<table>\n");
+    h.push_str(
+        "<section class=\"card\" id=\"transactions\"><h2>Transaction durations</h2>\n<table>\n",
+    );
     h.push_str(&dist_header(""));
     h.push_str(&dist_row(r, "transactions", "transactions.duration_ms"));
     h.push_str("</table>\n");
@@ -224,7 +227,7 @@ pub fn render(p: &PageInput<'_>) -> String {
     let source = r["gaps"]["source"].as_str().unwrap_or("planned");
     let _ = writeln!(
         h,
-        "<section class=\"card\"><h2>Inter-step gaps</h2>\n<p>Gaps are {}.</p>",
+        "<section class=\"card\" id=\"gaps\"><h2>Inter-step gaps</h2>\n<p>Gaps are {}.</p>",
         if source == "derived" {
             "measured from each step_done to the next step_open"
         } else {
@@ -256,7 +259,9 @@ pub fn render(p: &PageInput<'_>) -> String {
     h.push_str("</section>\n");
 
     // 3. Percentiles.
-    h.push_str("<section class=\"card\"><h2>Latency by percentile</h2>\n<table>\n");
+    h.push_str(
+        "<section class=\"card\" id=\"percentiles\"><h2>Latency by percentile</h2>\n<table>\n",
+    );
     h.push_str(&dist_header(""));
     h.push_str(&dist_row(r, "transactions", "transactions.duration_ms"));
     h.push_str(&dist_row(r, "inter-step gaps", "gaps.duration_ms"));
@@ -268,9 +273,9 @@ pub fn render(p: &PageInput<'_>) -> String {
     h.push_str("</section>\n");
 
     // 4. Steps and workflows.
-    h.push_str("<section class=\"card\"><h2>Steps</h2>\n");
+    h.push_str("<section class=\"card\" id=\"steps\"><h2>Steps</h2>\n");
     if let Some(steps) = r["steps"].as_array() {
-        h.push_str("<table>\n<tr><th>workflow</th><th>step</th><th>count</th><th>errors</th><th>error rate</th>");
+        h.push_str("<table>\n<tr><th class=\"t\">workflow</th><th class=\"t\">step</th><th>count</th><th>errors</th><th>error rate</th>");
         for f in &DIST_FIELDS[1..] {
             let _ = write!(
                 h,
@@ -320,7 +325,7 @@ pub fn render(p: &PageInput<'_>) -> String {
     h.push_str("</section>\n");
 
     // 5. Over time.
-    h.push_str("<section class=\"card\"><h2>Over time</h2>\n");
+    h.push_str("<section class=\"card\" id=\"over-time\"><h2>Over time</h2>\n");
     match drawn(Chart::OverTime) {
         Some(svg) => {
             let _ = writeln!(
@@ -353,13 +358,13 @@ pub fn render(p: &PageInput<'_>) -> String {
     h.push_str("</section>\n");
 
     // Slowest transactions and errors.
-    h.push_str("<section class=\"card\"><h2>Slowest transactions</h2>\n");
+    h.push_str("<section class=\"card\" id=\"slowest\"><h2>Slowest transactions</h2>\n");
     match r["transactions"]["slowest"]
         .as_array()
         .filter(|s| !s.is_empty())
     {
         Some(slowest) => {
-            h.push_str("<table>\n<tr><th>txn_id</th><th>duration (ms)</th></tr>\n");
+            h.push_str("<table>\n<tr><th class=\"t\">txn_id</th><th>duration (ms)</th></tr>\n");
             for i in 0..slowest.len() {
                 let _ = writeln!(
                     h,
@@ -372,10 +377,10 @@ pub fn render(p: &PageInput<'_>) -> String {
         }
         None => h.push_str("<p class=\"empty\">No closed transactions.</p>\n"),
     }
-    h.push_str("</section>\n<section class=\"card\"><h2>Errors</h2>\n");
+    h.push_str("</section>\n<section class=\"card\" id=\"errors\"><h2>Errors</h2>\n");
     match r["errors"].as_array().filter(|e| !e.is_empty()) {
         Some(errors) => {
-            h.push_str("<table>\n<tr><th>error</th><th>count</th></tr>\n");
+            h.push_str("<table>\n<tr><th class=\"t\">error</th><th>count</th></tr>\n");
             for i in 0..errors.len() {
                 let _ = writeln!(
                     h,
@@ -417,7 +422,7 @@ h1 { margin-top: 0; }
 .card { border: 1px solid #ddd; border-radius: 10px; padding: 12px 16px; margin: 14px 0; }
 table { border-collapse: collapse; margin: 8px 0; font-variant-numeric: tabular-nums; }
 th, td { padding: 3px 9px; border-bottom: 1px solid #eee; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child, th.t, td.t { text-align: left; }
 table.kv { display: inline-table; margin-right: 32px; vertical-align: top; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; border-radius: 6px; }
 figure { margin: 10px 0; }
@@ -463,7 +468,7 @@ mod tests {
         );
         assert_eq!(
             cell(&r, "a.b.0.name"),
-            "<td data-field=\"a.b.0.name\" data-value=\"&quot;x&lt;y&quot;\">x&lt;y</td>"
+            "<td class=\"t\" data-field=\"a.b.0.name\" data-value=\"&quot;x&lt;y&quot;\">x&lt;y</td>"
         );
         assert_eq!(
             cell(&r, "a.nope"),
