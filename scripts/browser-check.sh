@@ -16,11 +16,7 @@ fi
 bin=$PWD/target/release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-expect() { if [[ "$2" == "$3" ]]; then ok "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
+source scripts/lib.sh
 
 # The flags keep Chromium off the network (this machine has none) and quiet.
 chrome() {
@@ -54,5 +50,4 @@ chrome --dump-dom "file://$tmp/junk/report.html" > "$tmp/junk.html"
 expect "junk: page says so" "$(grep -c 'No events were read: all 1 non-blank lines were malformed' "$tmp/junk.html")" "1"
 expect "junk: no broken image" "$(attr data-images-failed "$tmp/junk.html")" "0"
 
-echo "browser: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+summary browser

@@ -8,16 +8,7 @@ cargo build --release -q --workspace
 bin=$PWD/target/release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-
-# expect NAME ACTUAL WANTED
-expect() {
-  if [[ "$2" == "$3" ]]; then ok "$1"; else fail "$1" "got '${2:0:300}', want '${3:0:300}'"; fi
-}
+source scripts/lib.sh
 
 # field FILE PATH: one value from a JSON document, e.g. field r.json transactions.closed
 field() {
@@ -92,5 +83,4 @@ expect "demo: report page" "$(test -s "$tmp/demo/report/report.html" && echo yes
 # 8. The report in a real browser.
 if scripts/browser-check.sh; then ok "browser check"; else fail "browser check" "see above"; fi
 
-echo "e2e: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+summary e2e
