@@ -35,19 +35,18 @@ impl fmt::Display for Error {
     }
 }
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(Error::Stdout(e)) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e @ Error::Usage(_)) => {
-            eprintln!("wf-agg: {e}\nTry 'wf-agg --help' for more information.");
-            ExitCode::from(cli::EXIT_USAGE)
-        }
-        Err(e) => {
-            eprintln!("wf-agg: {e}");
-            ExitCode::from(cli::EXIT_FAILURE)
-        }
+impl cli::Failure for Error {
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
     }
+
+    fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Stdout(e) if cli::is_broken_pipe(e))
+    }
+}
+
+fn main() -> ExitCode {
+    cli::exit("wf-agg", run())
 }
 
 fn create(path: &Option<String>) -> Result<Option<Box<dyn Write>>, Error> {

@@ -5,7 +5,9 @@
 //! Exit codes: 0 success, 1 a runtime or input error, 2 a usage error. A reader
 //! that goes away (`wf-sim | head`) is success with nothing on stderr.
 
+use std::fmt;
 use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
 use std::str::FromStr;
 
 use lexopt::{Arg, Parser};
@@ -16,6 +18,31 @@ use crate::units::parse_duration_ms;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status for a runtime or input error.
 pub const EXIT_FAILURE: u8 = 1;
+
+/// What a tool's error means for how the process ends.
+pub trait Failure: fmt::Display {
+    /// A usage error: exit 2, with a pointer to `--help`.
+    fn is_usage(&self) -> bool;
+    /// The reader of our output went away: success, silently.
+    fn is_broken_pipe(&self) -> bool;
+}
+
+/// Ends a tool's `main`: the exit code of `run`, or its error on one stderr line
+/// (`tool: message`) with exit 1, or 2 for a usage error.
+pub fn exit<E: Failure>(tool: &str, result: Result<ExitCode, E>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) if e.is_usage() => {
+            eprintln!("{tool}: {e}\nTry '{tool} --help' for more information.");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(e) => {
+            eprintln!("{tool}: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
 
 /// The value of `flag` as a `T`, with an error that names the flag and the value.
 pub fn value<T>(parser: &mut Parser, flag: &str, expected: &str) -> Result<T, String>

@@ -38,19 +38,18 @@ impl fmt::Display for Error {
     }
 }
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(Error::Stdout(e)) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e @ Error::Usage(_)) => {
-            eprintln!("wf-plot: {e}\nTry 'wf-plot --help' for more information.");
-            ExitCode::from(cli::EXIT_USAGE)
-        }
-        Err(e) => {
-            eprintln!("wf-plot: {e}");
-            ExitCode::from(cli::EXIT_FAILURE)
-        }
+impl cli::Failure for Error {
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
     }
+
+    fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Stdout(e) if cli::is_broken_pipe(e))
+    }
+}
+
+fn main() -> ExitCode {
+    cli::exit("wf-plot", run())
 }
 
 fn output<E: fmt::Display>(path: &Path) -> impl FnOnce(E) -> Error + '_ {

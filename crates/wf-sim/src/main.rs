@@ -34,19 +34,18 @@ impl fmt::Display for Error {
     }
 }
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(Error::Io(e)) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e @ Error::Usage(_)) => {
-            eprintln!("wf-sim: {e}\nTry 'wf-sim --help' for more information.");
-            ExitCode::from(cli::EXIT_USAGE)
-        }
-        Err(e) => {
-            eprintln!("wf-sim: {e}");
-            ExitCode::from(cli::EXIT_FAILURE)
-        }
+impl cli::Failure for Error {
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
     }
+
+    fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io(e) if cli::is_broken_pipe(e))
+    }
+}
+
+fn main() -> ExitCode {
+    cli::exit("wf-sim", run())
 }
 
 fn now_ms() -> i64 {
