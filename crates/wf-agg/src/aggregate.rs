@@ -234,7 +234,7 @@ impl Observer for Stats {
 
     fn gap(&mut self, g: &ObservedGap<'_>) {
         if let Some(planned) = g.planned_ms {
-            self.lateness.record(g.observed_ms - planned);
+            self.lateness.record(g.observed_ms.saturating_sub(planned));
         }
         if self.opts.derive_inter_step {
             self.gap(g.observed_ms);

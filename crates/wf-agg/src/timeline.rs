@@ -16,6 +16,9 @@ use crate::hist::{nearest_rank, Summary, PERCENTILES};
 /// Windows kept before they are merged two by two.
 pub const DEFAULT_MAX_WINDOWS: usize = 120;
 const FIRST_WINDOW_MS: i64 = 1_000;
+/// Closes outside 1970 … about 2^53 ms (285,000 years on) are left out of the
+/// timeline: windows are computed in i64 without overflow only within that span.
+const MAX_TS_MS: i64 = 1 << 53;
 
 /// Durations at two significant digits: 0..99 exactly, then 100, 110, … 990,
 /// 1000, 1100, … (negative values count as 0).
@@ -134,6 +137,7 @@ pub struct Timeline {
     /// Start of the first bucket; a multiple of `window_ms`.
     origin: Option<i64>,
     buckets: Vec<Bucket>,
+    outside: u64,
 }
 
 /// One window of the timeline, as reports show it.
@@ -163,6 +167,7 @@ impl Timeline {
             max_windows: max_windows.max(2),
             origin: None,
             buckets: Vec::new(),
+            outside: 0,
         }
     }
 
@@ -170,27 +175,37 @@ impl Timeline {
         self.window_ms
     }
 
-    /// Records a transaction that closed at `ts_ms`.
-    pub fn record(&mut self, ts_ms: i64, duration_ms: i64, error: bool) {
-        let origin = *self
-            .origin
+    /// Records a transaction that closed at `ts_ms`; false when `ts_ms` is outside
+    /// the span a timeline covers (see MAX_TS_MS) and it was left out.
+    pub fn record(&mut self, ts_ms: i64, duration_ms: i64, error: bool) -> bool {
+        if !(0..MAX_TS_MS).contains(&ts_ms) {
+            self.outside += 1;
+            return false;
+        }
+        self.origin
             .get_or_insert(ts_ms.div_euclid(self.window_ms) * self.window_ms);
+        // Widen the windows until the earliest and the latest close both fit.
+        loop {
+            let w = self.window_ms;
+            let origin = self.origin.unwrap_or(0);
+            let start = ts_ms.div_euclid(w) * w;
+            let first = origin.min(start);
+            let end = (origin + self.buckets.len() as i64 * w).max(start + w);
+            if (end - first) / w <= self.max_windows as i64 {
+                break;
+            }
+            self.coarsen();
+        }
+        let w = self.window_ms;
+        let origin = self.origin.unwrap_or(0);
         if ts_ms < origin {
-            // Out of order, before the first window: grow at the front.
-            let missing = (origin - ts_ms + self.window_ms - 1) / self.window_ms;
+            // Out of order, before the first window: pad at the front.
+            let missing = (origin - ts_ms + w - 1) / w;
             let front = vec![Bucket::default(); missing as usize];
             self.buckets.splice(0..0, front);
-            self.origin = Some(origin - missing * self.window_ms);
-            while self.buckets.len() > self.max_windows {
-                self.coarsen();
-            }
+            self.origin = Some(origin - missing * w);
         }
-        let mut index = self.index(ts_ms);
-        while index >= self.max_windows as i64 {
-            self.coarsen();
-            index = self.index(ts_ms);
-        }
-        let index = index as usize;
+        let index = ((ts_ms - self.origin.unwrap_or(ts_ms)) / w) as usize;
         if self.buckets.len() <= index {
             self.buckets.resize(index + 1, Bucket::default());
         }
@@ -198,10 +213,12 @@ impl Timeline {
         b.closed += 1;
         b.errors += u64::from(error);
         b.hist.record(duration_ms);
+        true
     }
 
-    fn index(&self, ts_ms: i64) -> i64 {
-        (ts_ms - self.origin.unwrap_or(ts_ms)) / self.window_ms
+    /// Closes left out because their `ts_ms` was outside the timeline's span.
+    pub fn outside(&self) -> u64 {
+        self.outside
     }
 
     /// Doubles the window, merging neighbours; the origin moves to a multiple of
@@ -268,6 +285,28 @@ mod tests {
         assert_eq!(w[0].throughput, 4.0);
         // Each window's closes fall inside it.
         assert_eq!(w[0].duration_ms.max, Some(25));
+    }
+
+    #[test]
+    fn a_close_long_before_the_first_widens_the_windows() {
+        let mut t = Timeline::new(100);
+        t.record(1_000_000_000_000, 1, false);
+        t.record(5_000, 2, false);
+        let w = t.windows();
+        assert!(w.len() <= 100, "{}", w.len());
+        assert_eq!(w.iter().map(|w| w.closed).sum::<u64>(), 2);
+        assert!(w[0].start_ms <= 5_000 && w.last().unwrap().end_ms > 1_000_000_000_000);
+    }
+
+    #[test]
+    fn absurd_timestamps_are_left_out_not_overflowed() {
+        let mut t = Timeline::new(120);
+        assert!(t.record(1_767_225_600_000, 5, false));
+        assert!(!t.record(i64::MAX, 5, false));
+        assert!(!t.record(-1, 5, false));
+        assert!(t.record(0, 5, false));
+        assert_eq!(t.outside(), 2);
+        assert_eq!(t.windows().iter().map(|w| w.closed).sum::<u64>(), 2);
     }
 
     #[test]

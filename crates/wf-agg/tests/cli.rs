@@ -286,3 +286,124 @@ fn help_and_version() {
     let v = run(BIN, &["--version"], b"");
     assert_eq!(v.stdout, format!("wf-agg {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn extreme_timestamps_saturate_instead_of_overflowing() {
+    // The test binary is a debug build: an overflow would panic here.
+    let out = run(BIN, &["--json", &path("bad/extreme-timestamps.jsonl")], b"");
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    let r = json(&out.stdout);
+    // a's close at i64::MAX moves event time past its TTL: a is abandoned and its
+    // close an orphan. b pairs, its duration saturating at i64::MAX.
+    let t = &r["transactions"];
+    assert_eq!(
+        (&t["closed"], &t["abandoned"], &t["orphan_closes"]),
+        (&1.into(), &1.into(), &1.into())
+    );
+    assert_eq!(t["duration_ms"]["max"], i64::MAX);
+}
+
+/// Lines of every shape a broken producer writes: wrong types, extreme numbers,
+/// truncation, repeats, any order. Deterministic (a fixed LCG), so a failure
+/// reproduces.
+fn hostile_input(seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = move |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let types = [
+        "transaction_open",
+        "transaction_close",
+        "step_open",
+        "step_done",
+        "inter_step_wait",
+        "other",
+    ];
+    let ints = [
+        "0",
+        "-1",
+        "7",
+        "65535",
+        "65536",
+        "9007199254740993",
+        "9223372036854775807",
+        "-9223372036854775808",
+    ];
+    let values = [
+        "1.5",
+        "\"x\"",
+        "null",
+        "true",
+        "[1]",
+        "{}",
+        "\"\\u00e9\\\"\"",
+    ];
+    let fields = [
+        "workflow",
+        "step",
+        "step_index",
+        "duration_ms",
+        "status",
+        "error",
+        "to_step",
+        "planned_wait_ms",
+        "outlier_injected",
+    ];
+    let mut out = Vec::new();
+    for _ in 0..3000 {
+        let mut line = format!(
+            "{{\"type\":\"{}\",\"txn_id\":\"t{}\",\"ts_ms\":{}",
+            types[next(6) as usize],
+            next(40),
+            if next(4) == 0 {
+                ints[next(8) as usize].to_string()
+            } else {
+                (1_767_225_600_000 + next(100_000)).to_string()
+            }
+        );
+        for f in fields {
+            if next(3) == 0 {
+                let v = match (f, next(4)) {
+                    (_, 0) => values[next(7) as usize].to_string(),
+                    (_, 1) => ints[next(8) as usize].to_string(),
+                    ("status", _) => ["\"ok\"", "\"error\""][next(2) as usize].to_string(),
+                    ("outlier_injected", _) => "true".to_string(),
+                    ("workflow" | "step" | "error" | "to_step", _) => format!("\"s{}\"", next(4)),
+                    _ => next(100_000).to_string(),
+                };
+                line.push_str(&format!(",\"{f}\":{v}"));
+            }
+        }
+        line.push('}');
+        if next(20) == 0 {
+            line.truncate(next(line.len() as u64) as usize);
+        }
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn hostile_input_never_crashes() {
+    for seed in 0..12 {
+        let input = hostile_input(seed);
+        for flags in [
+            &["--json", "--open-ttl", "1s"][..],
+            &["--derive-inter-step"][..],
+        ] {
+            let out = run(BIN, flags, &input);
+            assert_eq!(out.code, 0, "seed {seed} {flags:?}: {}", out.stderr);
+            assert!(
+                !out.stderr.contains("panicked"),
+                "seed {seed}: {}",
+                out.stderr
+            );
+        }
+    }
+}

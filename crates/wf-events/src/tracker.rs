@@ -309,7 +309,7 @@ impl Tracker {
             workflow_name: st.workflow.map(|w| self.names.name(w)),
             open_ts_ms: open_ts,
             close_ts_ms: close_ts,
-            duration_ms: close_ts - open_ts,
+            duration_ms: close_ts.saturating_sub(open_ts),
             status,
         });
         let h = hash_one(id);
@@ -369,7 +369,7 @@ impl Tracker {
                     to_step: st.steps[i].step,
                     to_step_name: self.names.name(st.steps[i].step),
                     ts_ms: open,
-                    observed_ms: open - done,
+                    observed_ms: open.saturating_sub(done),
                     planned_ms: planned,
                 });
             }
@@ -434,7 +434,7 @@ impl Tracker {
             }
             slot.done_ts = Some(ev.ts_ms);
             if done.duration_ms.is_none() {
-                done.duration_ms = slot.open_ts.map(|open| ev.ts_ms - open);
+                done.duration_ms = slot.open_ts.map(|open| ev.ts_ms.saturating_sub(open));
             }
             st.had_error |= status == Status::Error;
             if st.workflow.is_none() {

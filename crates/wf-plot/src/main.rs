@@ -143,6 +143,7 @@ fn run() -> Result<ExitCode, Error> {
         charts: &drawn,
         windows: &data.windows,
         window_ms: data.window_ms,
+        windows_outside: agg.timeline().outside(),
         inputs: &names,
         command_line: &command_line,
         csv: a.csv,

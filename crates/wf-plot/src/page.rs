@@ -21,6 +21,8 @@ pub struct PageInput<'a> {
     pub charts: &'a [(Chart, bool)],
     pub windows: &'a [Window],
     pub window_ms: i64,
+    /// Closes left out of the timeline for an absurd timestamp.
+    pub windows_outside: u64,
     pub inputs: &'a [String],
     pub command_line: &'a str,
     pub csv: bool,
@@ -181,7 +183,7 @@ pub fn render(p: &PageInput<'_>) -> String {
             "<p>From {} to {} ({} of event time).</p>",
             utc(first),
             utc(last),
-            fmt_ms((last - first) as f64)
+            fmt_ms(last.saturating_sub(first) as f64)
         );
     }
     h.push_str("<div class=\"cols\">");
@@ -334,6 +336,13 @@ pub fn render(p: &PageInput<'_>) -> String {
                 p.windows.len(),
                 fmt_ms(p.window_ms as f64)
             );
+            if p.windows_outside > 0 {
+                let _ = writeln!(
+                    h,
+                    "<p class=\"empty\">{} closes with a ts_ms before 1970 or after year 285,000 are left out of this chart.</p>",
+                    p.windows_outside
+                );
+            }
             h.push_str(&figure(Chart::OverTime, svg));
             h.push_str("<details><summary>Windows</summary>\n<table>\n<tr><th>window (UTC)</th><th>closed</th><th>errors</th><th>per second</th><th>p50 (ms)</th><th>p95 (ms)</th><th>p99 (ms)</th></tr>\n");
             for w in p.windows {

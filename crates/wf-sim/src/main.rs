@@ -127,7 +127,7 @@ fn run() -> Result<ExitCode, Error> {
     loop {
         if a.realtime {
             let Some(ts) = sim.peek_ts() else { break };
-            let wait = ts - now_ms();
+            let wait = ts.saturating_sub(now_ms());
             if wait > 0 {
                 // One flush per tick: everything due so far goes out before sleeping.
                 out.flush()?;

@@ -205,7 +205,7 @@ impl Simulator {
         if self.cfg.samples.is_some_and(|n| self.started >= n) {
             return None;
         }
-        let ts = self.cfg.start_ms + self.clock_ms as i64;
+        let ts = self.cfg.start_ms.saturating_add(self.clock_ms as i64);
         match self.end_of_starts {
             Some(end) if ts > end => None,
             _ => Some(ts),
@@ -326,7 +326,7 @@ impl Simulator {
                     injected,
                     ..base
                 });
-                t += planned + self.rng.exponential(JITTER_MEAN_MS).round() as i64;
+                t = t.saturating_add(planned + self.rng.exponential(JITTER_MEAN_MS).round() as i64);
             }
             let mut stage_end = t;
             let mut last = stage[0] as u16;
@@ -346,15 +346,15 @@ impl Simulator {
                     NO_ERROR
                 };
                 events.push(Pending {
-                    ts: t + dur,
+                    ts: t.saturating_add(dur),
                     kind: EventType::StepDone,
                     step: s as u16,
                     value: dur,
                     error,
                     ..base
                 });
-                if t + dur >= stage_end {
-                    stage_end = t + dur;
+                if t.saturating_add(dur) >= stage_end {
+                    stage_end = t.saturating_add(dur);
                     last = s as u16;
                 }
             }
