@@ -1,0 +1,91 @@
+//! wf-prom's command line.
+
+use lexopt::prelude::*;
+use wf_events::cli;
+use wf_events::tracker::DEFAULT_OPEN_TTL_MS;
+
+pub const USAGE: &str = "\
+wf-prom: a live Prometheus exporter for workflow events
+
+Usage: wf-prom [OPTIONS]
+
+Reads JSON-lines events from standard input (or --file) as they come and serves
+their metrics over HTTP: /metrics (Prometheus text, or OpenMetrics when the
+scraper asks for it), /health and /info.
+
+Options:
+  -f, --file PATH        read events from PATH instead of standard input
+      --listen ADDR      address to serve on [default: 127.0.0.1:8000]
+      --tee              copy every input line to standard output, unchanged
+      --exit-on-eof      exit when the input ends (default: keep serving)
+      --outlier-ms MS    gaps at or over MS are outliers [default: 15000]
+      --open-ttl D       count transactions open longer than D as abandoned
+                         [default: 10m]
+  -h, --help             short help (--help: long help with examples)
+  -V, --version          print the version
+";
+
+pub const LONG_HELP: &str = "
+Counts on /metrics equal wf-agg's on the same events: events by type,
+transactions, outliers, injected outliers. Metrics are in base units (seconds)
+with Prometheus names; docs/wf-prom.md lists them.
+
+Exit status: 0 when the input ended with --exit-on-eof; 1 when the address
+cannot be bound or the input cannot be read; 2 on a usage error.
+
+Examples:
+  A live simulated stream, scraped on port 8000:
+    wf-sim --realtime --rate 20 | wf-prom --listen 127.0.0.1:8000
+
+  Follow a log file that a producer appends to:
+    tail -F events.jsonl | wf-prom --listen 0.0.0.0:8000
+
+  In the middle of a pipe, passing the events on:
+    wf-sim --realtime | wf-prom --tee | wf-agg
+";
+
+#[derive(Debug)]
+pub enum Command {
+    Help { long: bool },
+    Version,
+    Run(Args),
+}
+
+#[derive(Debug)]
+pub struct Args {
+    pub file: Option<String>,
+    pub listen: String,
+    pub tee: bool,
+    pub exit_on_eof: bool,
+    pub outlier_ms: i64,
+    pub open_ttl_ms: u64,
+}
+
+pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
+    let mut a = Args {
+        file: None,
+        listen: "127.0.0.1:8000".into(),
+        tee: false,
+        exit_on_eof: false,
+        outlier_ms: 15_000,
+        open_ttl_ms: DEFAULT_OPEN_TTL_MS,
+    };
+    let mut p = lexopt::Parser::from_args(args);
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') => return Ok(Command::Help { long: false }),
+            Long("help") => return Ok(Command::Help { long: true }),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Short('f') | Long("file") => a.file = Some(cli::string(&mut p, "--file")?),
+            Long("listen") => a.listen = cli::string(&mut p, "--listen")?,
+            Long("tee") => a.tee = true,
+            Long("exit-on-eof") => a.exit_on_eof = true,
+            Long("outlier-ms") => {
+                a.outlier_ms = cli::value(&mut p, "--outlier-ms", "whole milliseconds")?
+            }
+            Long("open-ttl") => a.open_ttl_ms = cli::duration_ms(&mut p, "--open-ttl")?,
+            other => return Err(cli::unexpected(other)),
+        }
+    }
+    Ok(Command::Run(a))
+}

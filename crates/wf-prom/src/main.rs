@@ -1,0 +1,186 @@
+//! wf-prom: a live Prometheus exporter for workflow events. See `wf-prom --help`.
+
+mod args;
+mod metrics;
+mod server;
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::registry::Registry;
+use wf_events::cli::{self, MalformedReporter};
+use wf_events::{for_each_event, Input, Item, Tracker};
+
+use args::Command;
+use metrics::{Metrics, Progress};
+use server::Shared;
+
+enum Error {
+    Usage(String),
+    Listen { addr: String, err: String },
+    Input { name: String, err: io::Error },
+    Stdout(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m) => f.write_str(m),
+            Error::Listen { addr, err } => write!(f, "cannot listen on {addr}: {err}"),
+            Error::Input { name, err } => write!(f, "{name}: {err}"),
+            Error::Stdout(e) => write!(f, "writing output: {e}"),
+        }
+    }
+}
+
+impl cli::Failure for Error {
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
+    }
+
+    fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Stdout(e) if cli::is_broken_pipe(e))
+    }
+}
+
+fn main() -> ExitCode {
+    cli::exit("wf-prom", run())
+}
+
+/// Passes every byte read through to standard output (`--tee`), unchanged and as
+/// it comes. If the reader of the copy goes away, the copy stops; ingest goes on.
+struct Tee<R> {
+    inner: R,
+    out: Option<io::Stdout>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(out) = &mut self.out {
+            let mut lock = out.lock();
+            if lock
+                .write_all(&buf[..n])
+                .and_then(|()| lock.flush())
+                .is_err()
+            {
+                self.out = None;
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How often (in events) the open-transactions gauge is refreshed: counting them
+/// walks the transactions in flight.
+const GAUGE_EVERY: u64 = 1024;
+
+fn run() -> Result<ExitCode, Error> {
+    let a = match args::parse(std::env::args_os().skip(1)).map_err(Error::Usage)? {
+        Command::Help { long } => {
+            let mut out = io::stdout().lock();
+            out.write_all(args::USAGE.as_bytes())
+                .map_err(Error::Stdout)?;
+            if long {
+                out.write_all(args::LONG_HELP.as_bytes())
+                    .map_err(Error::Stdout)?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Version => {
+            println!("wf-prom {}", wf_events::VERSION);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Run(a) => a,
+    };
+
+    let input = a.file.as_deref().map_or(Input::Stdin, Input::from_arg);
+    let reader = input.open_raw().map_err(|err| Error::Input {
+        name: input.name().to_string(),
+        err,
+    })?;
+
+    let mut registry = Registry::default();
+    let mut metrics = Metrics::register(&mut registry, a.outlier_ms);
+    let progress = Arc::new(Progress::default());
+    let config = serde_json::json!({
+        "input": input.name(),
+        "listen": a.listen,
+        "tee": a.tee,
+        "exit_on_eof": a.exit_on_eof,
+        "outlier_ms": a.outlier_ms,
+        "open_ttl_ms": a.open_ttl_ms,
+    });
+    let server = tiny_http::Server::http(&a.listen).map_err(|e| Error::Listen {
+        addr: a.listen.clone(),
+        err: e.to_string(),
+    })?;
+    let server = Arc::new(server);
+    let shared = Arc::new(Shared {
+        registry,
+        progress: Arc::clone(&progress),
+        started: Instant::now(),
+        config,
+    });
+    eprintln!("wf-prom: serving http://{}/metrics", server.server_addr());
+    {
+        let (server, shared) = (Arc::clone(&server), Arc::clone(&shared));
+        std::thread::spawn(move || server::serve(server, shared));
+    }
+
+    let reader = Tee {
+        inner: reader,
+        out: a.tee.then(io::stdout),
+    };
+    let mut tracker = Tracker::new(a.open_ttl_ms);
+    let mut malformed = MalformedReporter::new("wf-prom", 10);
+    let result = for_each_event(reader, |item| {
+        match item {
+            Item::Event(ev) => {
+                let n = progress.events.fetch_add(1, Ordering::Relaxed) + 1;
+                progress
+                    .last_event_wall_ms
+                    .store(now_ms(), Ordering::Relaxed);
+                metrics.event(&ev);
+                if ev.kind != wf_events::EventType::Unknown {
+                    metrics.last_event.set(ev.ts_ms as f64 / 1000.0);
+                }
+                tracker.apply(&ev, &mut metrics);
+                if n % GAUGE_EVERY == 0 {
+                    metrics.open.set(tracker.open_transactions() as i64);
+                }
+            }
+            Item::Malformed { line_no, error } => {
+                progress.malformed.fetch_add(1, Ordering::Relaxed);
+                metrics.malformed.inc();
+                malformed.report(input.name(), line_no, &error);
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    metrics.open.set(tracker.open_transactions() as i64);
+    result.map_err(|err| Error::Input {
+        name: input.name().to_string(),
+        err,
+    })?;
+
+    if a.exit_on_eof {
+        server.unblock();
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The input is over; keep serving the final values until stopped.
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,233 @@
+//! The exported metrics, in base units and Prometheus naming, fed by the shared
+//! transaction tracker. Every metric is an atomic of prometheus-client, so a scrape
+//! encodes them while ingest goes on, and neither waits for the other.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use wf_events::{ClosedTxn, Event, Observer, StepDone, Sym, Wait};
+
+/// Seconds, for transactions: the seed exporter's Fibonacci-ish range, widened.
+pub const TXN_BUCKETS: [f64; 14] = [
+    0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0, 89.0, 144.0, 233.0, 377.0,
+];
+/// Seconds, for steps: 5 ms to 30 s.
+pub const STEP_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
+];
+/// Seconds, for inter-step gaps: the seed exporter's buckets.
+pub const GAP_BUCKETS: [f64; 11] = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TypeLabels {
+    pub r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TxnLabels {
+    pub workflow: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    pub workflow: String,
+    pub step: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepErrorLabels {
+    pub step: String,
+    pub error: String,
+}
+
+/// Makes histograms with a fixed set of buckets, for a family.
+#[derive(Clone)]
+pub struct Buckets(Arc<[f64]>);
+
+impl MetricConstructor<Histogram> for Buckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(self.0.iter().copied())
+    }
+}
+
+/// Counts that /health reports besides the metrics.
+#[derive(Default)]
+pub struct Progress {
+    pub events: AtomicU64,
+    pub malformed: AtomicU64,
+    /// Wall-clock milliseconds of the last event read; 0 before the first.
+    pub last_event_wall_ms: AtomicU64,
+}
+
+impl Progress {
+    pub fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+    pub fn malformed(&self) -> u64 {
+        self.malformed.load(Ordering::Relaxed)
+    }
+}
+
+/// Handles to every metric; clones share the same values.
+#[derive(Clone)]
+pub struct Metrics {
+    pub events: Family<TypeLabels, Counter>,
+    pub malformed: Counter,
+    pub transactions: Family<TxnLabels, Counter>,
+    pub txn_duration: Family<TxnLabels, Histogram, Buckets>,
+    pub step_duration: Family<StepLabels, Histogram, Buckets>,
+    pub step_errors: Family<StepErrorLabels, Counter>,
+    pub gaps: Histogram,
+    pub outliers: Counter,
+    pub injected: Counter,
+    pub open: Gauge,
+    pub abandoned: Counter,
+    pub last_event: Gauge<f64, AtomicU64>,
+    pub outlier_ms: i64,
+}
+
+impl Metrics {
+    /// The metrics, registered in `registry`.
+    pub fn register(registry: &mut Registry, outlier_ms: i64) -> Metrics {
+        let m = Metrics {
+            events: Family::default(),
+            malformed: Counter::default(),
+            transactions: Family::default(),
+            txn_duration: Family::new_with_constructor(Buckets(TXN_BUCKETS.into())),
+            step_duration: Family::new_with_constructor(Buckets(STEP_BUCKETS.into())),
+            step_errors: Family::default(),
+            gaps: Histogram::new(GAP_BUCKETS),
+            outliers: Counter::default(),
+            injected: Counter::default(),
+            open: Gauge::default(),
+            abandoned: Counter::default(),
+            last_event: Gauge::default(),
+            outlier_ms,
+        };
+        registry.register("wf_events", "Events read, by type", m.events.clone());
+        registry.register(
+            "wf_malformed_lines",
+            "Input lines that were not events",
+            m.malformed.clone(),
+        );
+        registry.register(
+            "wf_transactions",
+            "Transactions closed, by workflow and status",
+            m.transactions.clone(),
+        );
+        registry.register(
+            "wf_transaction_duration_seconds",
+            "Transaction duration from open to close",
+            m.txn_duration.clone(),
+        );
+        registry.register(
+            "wf_step_duration_seconds",
+            "Step duration",
+            m.step_duration.clone(),
+        );
+        registry.register(
+            "wf_step_errors",
+            "Failed steps, by step and error type",
+            m.step_errors.clone(),
+        );
+        registry.register(
+            "wf_inter_step_gap_seconds",
+            "Inter-step gaps (planned_wait_ms of inter_step_wait events)",
+            m.gaps.clone(),
+        );
+        registry.register(
+            "wf_inter_step_outliers",
+            "Inter-step gaps at or over the outlier threshold",
+            m.outliers.clone(),
+        );
+        registry.register(
+            "wf_injected_outliers",
+            "Gaps the producer flagged outlier_injected",
+            m.injected.clone(),
+        );
+        registry.register(
+            "wf_open_transactions",
+            "Transactions open now",
+            m.open.clone(),
+        );
+        registry.register(
+            "wf_abandoned_transactions",
+            "Transactions evicted after the open TTL without a close",
+            m.abandoned.clone(),
+        );
+        registry.register(
+            "wf_last_event_timestamp_seconds",
+            "ts_ms of the latest event, in seconds since the epoch",
+            m.last_event.clone(),
+        );
+        m
+    }
+
+    /// Counts one event by its type; the tracker's facts come through [`Observer`].
+    pub fn event(&self, ev: &Event<'_>) {
+        self.events
+            .get_or_create(&TypeLabels {
+                r#type: ev.kind.as_str().to_string(),
+            })
+            .inc();
+    }
+}
+
+fn name(n: Option<&str>) -> String {
+    n.unwrap_or("unknown").to_string()
+}
+
+impl Observer for Metrics {
+    fn transaction_closed(&mut self, t: &ClosedTxn<'_>) {
+        let labels = TxnLabels {
+            workflow: name(t.workflow_name),
+            status: t.status.as_str().to_string(),
+        };
+        self.transactions.get_or_create(&labels).inc();
+        self.txn_duration
+            .get_or_create(&labels)
+            .observe(t.duration_ms as f64 / 1000.0);
+    }
+
+    fn step_done(&mut self, s: &StepDone<'_>) {
+        if let Some(d) = s.duration_ms {
+            self.step_duration
+                .get_or_create(&StepLabels {
+                    workflow: name(s.workflow_name),
+                    step: s.step_name.to_string(),
+                    status: s.status.as_str().to_string(),
+                })
+                .observe(d as f64 / 1000.0);
+        }
+        if s.status == wf_events::Status::Error {
+            self.step_errors
+                .get_or_create(&StepErrorLabels {
+                    step: s.step_name.to_string(),
+                    error: s.error.unwrap_or("(unspecified)").to_string(),
+                })
+                .inc();
+        }
+    }
+
+    fn wait(&mut self, w: &Wait<'_>) {
+        self.gaps.observe(w.planned_ms as f64 / 1000.0);
+        if w.planned_ms >= self.outlier_ms {
+            self.outliers.inc();
+        }
+        if w.injected {
+            self.injected.inc();
+        }
+    }
+
+    fn abandoned(&mut self, _txn_id: &str, _workflow: Option<Sym>, _open_ts_ms: i64) {
+        self.abandoned.inc();
+    }
+}

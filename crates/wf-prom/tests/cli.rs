@@ -1,0 +1,270 @@
+//! wf-prom as a user runs it: the real binary serving on a loopback port, fed on
+//! stdin, scraped over HTTP; its counts against wf-agg's on the same events.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wf_events::cli::MalformedReporter;
+use wf_events::Input;
+use wf_testkit::{run, testdata};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wf-prom");
+
+/// A running wf-prom, killed when dropped.
+struct Exporter {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts wf-prom on a free port, writes `input` to its stdin and closes it.
+fn start(args: &[&str], input: Vec<u8>) -> Exporter {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wf-prom starts");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("wf-prom: serving http://")
+        .and_then(|s| s.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+        .to_string();
+    // Drain the rest of stderr so the exporter never blocks on it.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = stderr.read_to_string(&mut sink);
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    Exporter { child, addr }
+}
+
+/// One HTTP request; (status, content type, body).
+fn request(addr: &str, method: &str, path: &str, accept: Option<&str>) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let accept = accept.map_or(String::new(), |a| format!("Accept: {a}\r\n"));
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{accept}\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Type: "))
+        .unwrap_or("")
+        .to_string();
+    (status, content_type, body.to_string())
+}
+
+fn get(addr: &str, path: &str) -> (u16, String, String) {
+    request(addr, "GET", path, None)
+}
+
+/// Waits until /health has read `events` events.
+fn wait_for(addr: &str, events: u64) -> Value {
+    let start = Instant::now();
+    loop {
+        let (_, _, body) = get(addr, "/health");
+        let h: Value = serde_json::from_str(&body).unwrap();
+        if h["events_read"] == events {
+            return h;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "stuck at {h}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The value of a sample line `name{labels} value` (labels exactly as written).
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+fn sum_of(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn wf_agg_report(input: &[u8]) -> Value {
+    let path = std::env::temp_dir().join(format!("wf-prom-agg-{}.jsonl", std::process::id()));
+    std::fs::write(&path, input).unwrap();
+    let mut agg = wf_agg::Aggregator::new(wf_agg::Options::default());
+    let opened = wf_agg::open_all(&[Input::Path(path.to_string_lossy().into_owned())]).unwrap();
+    wf_agg::read_all(
+        &mut agg,
+        opened,
+        false,
+        &mut MalformedReporter::new("test", 0),
+    )
+    .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    serde_json::to_value(agg.report()).unwrap()
+}
+
+#[test]
+fn counts_on_metrics_equal_wf_agg() {
+    let mut input = std::fs::read(testdata("sim/seed7-50.jsonl")).unwrap();
+    input.extend_from_slice(b"not an event\n");
+    let mut cfg = wf_sim::Config::builtin(2000, 9);
+    cfg.outlier_rate = 0.05;
+    input.extend_from_slice(&cfg.generate().unwrap());
+    let expected = wf_agg_report(&input);
+    let total = expected["events"]["total"].as_u64().unwrap();
+
+    let ex = start(&[], input);
+    let health = wait_for(&ex.addr, total);
+    assert_eq!(health["malformed_lines"], 1);
+    assert_eq!(health["status"], "ok");
+    let (status, content_type, text) = get(&ex.addr, "/metrics");
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+
+    for t in [
+        "transaction_open",
+        "step_open",
+        "step_done",
+        "inter_step_wait",
+        "transaction_close",
+    ] {
+        assert_eq!(
+            sample(&text, &format!("wf_events_total{{type=\"{t}\"}}")),
+            expected["events"]["by_type"][t].as_f64().unwrap(),
+            "{t}"
+        );
+    }
+    assert_eq!(sample(&text, "wf_malformed_lines_total"), 1.0);
+    assert_eq!(
+        sum_of(&text, "wf_transactions_total{"),
+        expected["transactions"]["closed"].as_f64().unwrap()
+    );
+    for w in expected["workflows"].as_array().unwrap() {
+        let name = w["workflow"].as_str().unwrap();
+        let errors = sample(
+            &text,
+            &format!("wf_transactions_total{{workflow=\"{name}\",status=\"error\"}}"),
+        );
+        assert_eq!(errors, w["errors"].as_f64().unwrap(), "{name}");
+    }
+    assert_eq!(
+        sample(&text, "wf_inter_step_outliers_total"),
+        expected["gaps"]["outliers"].as_f64().unwrap()
+    );
+    assert_eq!(
+        sample(&text, "wf_injected_outliers_total"),
+        expected["gaps"]["injected_outliers"].as_f64().unwrap()
+    );
+    assert_eq!(
+        sample(&text, "wf_inter_step_gap_seconds_count"),
+        expected["gaps"]["duration_ms"]["count"].as_f64().unwrap()
+    );
+    assert_eq!(
+        sum_of(&text, "wf_step_errors_total{"),
+        expected["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["count"].as_f64().unwrap())
+            .sum::<f64>()
+    );
+    assert_eq!(sample(&text, "wf_open_transactions"), 0.0);
+    assert!(text.contains("# TYPE wf_transaction_duration_seconds histogram\n"));
+    assert!(!text.contains("# EOF"));
+
+    let (_, om_type, om) = request(
+        &ex.addr,
+        "GET",
+        "/metrics",
+        Some("application/openmetrics-text; version=1.0.0"),
+    );
+    assert_eq!(
+        om_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(om.ends_with("# EOF\n"));
+    assert!(om.contains("# TYPE wf_events counter\n"));
+}
+
+#[test]
+fn endpoints_answer_and_others_do_not() {
+    let ex = start(&[], Vec::new());
+    wait_for(&ex.addr, 0);
+    let (status, ct, body) = get(&ex.addr, "/info");
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    let info: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(info["config"]["outlier_ms"], 15000);
+    let (status, _, body) = get(&ex.addr, "/");
+    assert_eq!(status, 200);
+    assert!(body.contains("<a href=\"metrics\">/metrics</a>"));
+    assert_eq!(get(&ex.addr, "/nope").0, 404);
+    assert_eq!(request(&ex.addr, "POST", "/metrics", None).0, 405);
+    let h: Value = serde_json::from_str(&get(&ex.addr, "/health").2).unwrap();
+    assert_eq!(h["seconds_since_last_event"], Value::Null);
+}
+
+#[test]
+fn exit_on_eof_and_tee_pass_every_line_through() {
+    let mut input = std::fs::read(testdata("sim/seed7-50.jsonl")).unwrap();
+    input.extend_from_slice(b"junk stays junk\n");
+    let out = run(
+        BIN,
+        &["--listen", "127.0.0.1:0", "--exit-on-eof", "--tee"],
+        &input,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.raw, input);
+    assert!(
+        out.stderr
+            .contains("wf-prom: <stdin>:776: not JSON: expected value at column 1\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    let out = run(BIN, &["--listen", &addr, "--exit-on-eof"], b"");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .starts_with(&format!("wf-prom: cannot listen on {addr}: ")),
+        "{}",
+        out.stderr
+    );
+    let usage = run(BIN, &["--port", "9"], b"");
+    assert_eq!(usage.code, 2);
+    assert_eq!(
+        usage.stderr,
+        "wf-prom: unknown option '--port'\nTry 'wf-prom --help' for more information.\n"
+    );
+}
