@@ -30,8 +30,11 @@ Counts on /metrics equal wf-agg's on the same events: events by type,
 transactions, outliers, injected outliers. Metrics are in base units (seconds)
 with Prometheus names; docs/wf-prom.md lists them.
 
-Exit status: 0 when the input ended with --exit-on-eof; 1 when the address
-cannot be bound or the input cannot be read; 2 on a usage error.
+SIGINT and SIGTERM stop it cleanly (requests being answered finish first).
+
+Exit status: 0 when the input ended with --exit-on-eof, or on SIGINT/SIGTERM;
+1 when the address cannot be bound or the input cannot be read; 2 on a usage
+error.
 
 Examples:
   A live simulated stream, scraped on port 8000:

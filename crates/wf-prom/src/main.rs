@@ -8,9 +8,9 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::registry::Registry;
 use wf_events::cli::{self, MalformedReporter};
@@ -24,6 +24,7 @@ enum Error {
     Usage(String),
     Listen { addr: String, err: String },
     Input { name: String, err: io::Error },
+    Signals(io::Error),
     Stdout(io::Error),
 }
 
@@ -33,6 +34,7 @@ impl fmt::Display for Error {
             Error::Usage(m) => f.write_str(m),
             Error::Listen { addr, err } => write!(f, "cannot listen on {addr}: {err}"),
             Error::Input { name, err } => write!(f, "{name}: {err}"),
+            Error::Signals(e) => write!(f, "cannot handle signals: {e}"),
             Error::Stdout(e) => write!(f, "writing output: {e}"),
         }
     }
@@ -85,6 +87,8 @@ fn now_ms() -> u64 {
 /// How often (in events) the open-transactions gauge is refreshed: counting them
 /// walks the transactions in flight.
 const GAUGE_EVERY: u64 = 1024;
+/// How long shutdown waits for requests being answered.
+const DRAIN: Duration = Duration::from_secs(5);
 
 fn run() -> Result<ExitCode, Error> {
     let a = match args::parse(std::env::args_os().skip(1)).map_err(Error::Usage)? {
@@ -132,7 +136,14 @@ fn run() -> Result<ExitCode, Error> {
         progress: Arc::clone(&progress),
         started: Instant::now(),
         config,
+        active: AtomicUsize::new(0),
     });
+    // SIGINT and SIGTERM end the process cleanly: stop reading, let requests being
+    // answered finish, exit 0.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(Error::Signals)?;
+    }
     eprintln!("wf-prom: serving http://{}/metrics", server.server_addr());
     {
         let (server, shared) = (Arc::clone(&server), Arc::clone(&shared));
@@ -143,44 +154,60 @@ fn run() -> Result<ExitCode, Error> {
         inner: reader,
         out: a.tee.then(io::stdout),
     };
-    let mut tracker = Tracker::new(a.open_ttl_ms);
-    let mut malformed = MalformedReporter::new("wf-prom", 10);
-    let result = for_each_event(reader, |item| {
-        match item {
-            Item::Event(ev) => {
-                let n = progress.events.fetch_add(1, Ordering::Relaxed) + 1;
-                progress
-                    .last_event_wall_ms
-                    .store(now_ms(), Ordering::Relaxed);
-                metrics.event(&ev);
-                if ev.kind != wf_events::EventType::Unknown {
-                    metrics.last_event.set(ev.ts_ms as f64 / 1000.0);
+    let name = input.name().to_string();
+    let open_ttl_ms = a.open_ttl_ms;
+    // Ingest on its own thread: the main thread watches for a signal even while
+    // the input is idle.
+    let ingest = std::thread::spawn(move || {
+        let mut tracker = Tracker::new(open_ttl_ms);
+        let mut malformed = MalformedReporter::new("wf-prom", 10);
+        let result = for_each_event(reader, |item| {
+            match item {
+                Item::Event(ev) => {
+                    let n = progress.events.fetch_add(1, Ordering::Relaxed) + 1;
+                    progress
+                        .last_event_wall_ms
+                        .store(now_ms(), Ordering::Relaxed);
+                    metrics.event(&ev);
+                    if ev.kind != wf_events::EventType::Unknown {
+                        metrics.last_event.set(ev.ts_ms as f64 / 1000.0);
+                    }
+                    tracker.apply(&ev, &mut metrics);
+                    if n % GAUGE_EVERY == 0 {
+                        metrics.open.set(tracker.open_transactions() as i64);
+                    }
                 }
-                tracker.apply(&ev, &mut metrics);
-                if n % GAUGE_EVERY == 0 {
-                    metrics.open.set(tracker.open_transactions() as i64);
+                Item::Malformed { line_no, error } => {
+                    progress.malformed.fetch_add(1, Ordering::Relaxed);
+                    metrics.malformed.inc();
+                    malformed.report(&name, line_no, &error);
                 }
             }
-            Item::Malformed { line_no, error } => {
-                progress.malformed.fetch_add(1, Ordering::Relaxed);
-                metrics.malformed.inc();
-                malformed.report(input.name(), line_no, &error);
+            ControlFlow::Continue(())
+        });
+        metrics.open.set(tracker.open_transactions() as i64);
+        result.map_err(|err| Error::Input { name, err })
+    });
+
+    // Until a signal, or the end of the input with --exit-on-eof; after the end of
+    // the input, keep serving the final values.
+    let mut ingest = Some(ingest);
+    while !stop.load(Ordering::SeqCst) {
+        if ingest.as_ref().is_some_and(|t| t.is_finished()) {
+            if let Some(Ok(Err(e))) = ingest.take().map(|t| t.join()) {
+                server.unblock();
+                return Err(e);
+            }
+            if a.exit_on_eof {
+                break;
             }
         }
-        ControlFlow::Continue(())
-    });
-    metrics.open.set(tracker.open_transactions() as i64);
-    result.map_err(|err| Error::Input {
-        name: input.name().to_string(),
-        err,
-    })?;
-
-    if a.exit_on_eof {
-        server.unblock();
-        return Ok(ExitCode::SUCCESS);
+        std::thread::sleep(Duration::from_millis(50));
     }
-    // The input is over; keep serving the final values until stopped.
-    loop {
-        std::thread::park();
+    server.unblock();
+    let deadline = Instant::now() + DRAIN;
+    while shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
+    Ok(ExitCode::SUCCESS)
 }

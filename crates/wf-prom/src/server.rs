@@ -5,7 +5,7 @@
 //! goes on.
 
 use std::io::Cursor;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -20,6 +20,8 @@ pub struct Shared {
     pub started: Instant,
     /// The effective configuration, as /info shows it.
     pub config: serde_json::Value,
+    /// Requests being answered, so that shutdown can let them finish.
+    pub active: AtomicUsize,
 }
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -149,7 +151,11 @@ pub fn handle(req: Request, shared: &Shared) {
 pub fn serve(server: Arc<Server>, shared: Arc<Shared>) {
     for req in server.incoming_requests() {
         let shared = Arc::clone(&shared);
-        std::thread::spawn(move || handle(req, &shared));
+        shared.active.fetch_add(1, Ordering::SeqCst);
+        std::thread::spawn(move || {
+            handle(req, &shared);
+            shared.active.fetch_sub(1, Ordering::SeqCst);
+        });
     }
 }
 

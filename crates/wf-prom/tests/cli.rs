@@ -268,3 +268,55 @@ fn a_taken_port_is_a_clear_error() {
         "wf-prom: unknown option '--port'\nTry 'wf-prom --help' for more information.\n"
     );
 }
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigterm_after_the_input_ended_exits_0() {
+    let mut ex = start(&[], std::fs::read(testdata("sim/seed7-50.jsonl")).unwrap());
+    wait_for(&ex.addr, 775);
+    // Still serving the final values after the end of the input.
+    assert_eq!(get(&ex.addr, "/metrics").0, 200);
+    signal(&ex.child, "-TERM");
+    assert_eq!(wait_exit(&mut ex.child).code(), Some(0));
+}
+
+#[test]
+fn sigint_while_the_input_is_idle_exits_0() {
+    // stdin stays open and silent: ingest is blocked reading it.
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("wf-prom: serving http://127.0.0.1:"),
+        "{line}"
+    );
+    let _stdin = child.stdin.take();
+    signal(&child, "-INT");
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+}
