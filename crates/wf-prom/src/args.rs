@@ -21,6 +21,10 @@ Options:
       --outlier-ms MS    gaps at or over MS are outliers [default: 15000]
       --open-ttl D       count transactions open longer than D as abandoned
                          [default: 10m]
+      --const-label K=V  add label K=V to every series (repeatable)
+      --txn-buckets LIST transaction duration buckets, seconds, comma-separated
+      --step-buckets LIST step duration buckets, seconds
+      --gap-buckets LIST inter-step gap buckets, seconds
   -h, --help             short help (--help: long help with examples)
   -V, --version          print the version
 ";
@@ -45,6 +49,9 @@ Examples:
 
   In the middle of a pipe, passing the events on:
     wf-sim --realtime | wf-prom --tee | wf-agg
+
+  One exporter per pipeline, told apart by a label:
+    tail -F orders.jsonl | wf-prom --listen 0.0.0.0:8001 --const-label pipeline=orders
 ";
 
 #[derive(Debug)]
@@ -62,6 +69,48 @@ pub struct Args {
     pub exit_on_eof: bool,
     pub outlier_ms: i64,
     pub open_ttl_ms: u64,
+    pub const_labels: Vec<(String, String)>,
+    pub txn_buckets: Vec<f64>,
+    pub step_buckets: Vec<f64>,
+    pub gap_buckets: Vec<f64>,
+}
+
+/// Bucket upper bounds in seconds: positive, finite and increasing.
+fn buckets(p: &mut lexopt::Parser, flag: &str) -> Result<Vec<f64>, String> {
+    let raw = cli::string(p, flag)?;
+    let mut out = Vec::new();
+    for part in raw.split(',') {
+        let v: f64 = part.trim().parse().map_err(|_| {
+            format!("invalid value '{raw}' for {flag}: expected seconds, e.g. 0.1,0.5,1,5")
+        })?;
+        if !(v.is_finite() && v > 0.0) || out.last().is_some_and(|&last| v <= last) {
+            return Err(format!(
+                "invalid value '{raw}' for {flag}: buckets must be positive and increasing"
+            ));
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// `name=value` with a Prometheus label name.
+fn const_label(p: &mut lexopt::Parser) -> Result<(String, String), String> {
+    let raw = cli::string(p, "--const-label")?;
+    let (k, v) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("invalid value '{raw}' for --const-label: expected NAME=VALUE"))?;
+    let valid = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !k.starts_with("__");
+    if !valid {
+        return Err(format!(
+            "invalid label name '{k}' for --const-label: use letters, digits and _, not starting with a digit or __"
+        ));
+    }
+    Ok((k.to_string(), v.to_string()))
 }
 
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
@@ -72,6 +121,10 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         exit_on_eof: false,
         outlier_ms: 15_000,
         open_ttl_ms: DEFAULT_OPEN_TTL_MS,
+        const_labels: Vec::new(),
+        txn_buckets: crate::metrics::TXN_BUCKETS.to_vec(),
+        step_buckets: crate::metrics::STEP_BUCKETS.to_vec(),
+        gap_buckets: crate::metrics::GAP_BUCKETS.to_vec(),
     };
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
@@ -87,6 +140,10 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
                 a.outlier_ms = cli::value(&mut p, "--outlier-ms", "whole milliseconds")?
             }
             Long("open-ttl") => a.open_ttl_ms = cli::duration_ms(&mut p, "--open-ttl")?,
+            Long("const-label") => a.const_labels.push(const_label(&mut p)?),
+            Long("txn-buckets") => a.txn_buckets = buckets(&mut p, "--txn-buckets")?,
+            Long("step-buckets") => a.step_buckets = buckets(&mut p, "--step-buckets")?,
+            Long("gap-buckets") => a.gap_buckets = buckets(&mut p, "--gap-buckets")?,
             other => return Err(cli::unexpected(other)),
         }
     }

@@ -2,6 +2,7 @@
 
 mod args;
 mod metrics;
+mod process;
 mod server;
 
 use std::fmt;
@@ -115,8 +116,21 @@ fn run() -> Result<ExitCode, Error> {
         err,
     })?;
 
-    let mut registry = Registry::default();
-    let mut metrics = Metrics::register(&mut registry, a.outlier_ms);
+    let mut registry = Registry::with_labels(
+        a.const_labels
+            .iter()
+            .map(|(k, v)| (k.clone().into(), v.clone().into())),
+    );
+    let mut metrics = Metrics::register(
+        &mut registry,
+        &metrics::Config {
+            outlier_ms: a.outlier_ms,
+            txn_buckets: a.txn_buckets.clone(),
+            step_buckets: a.step_buckets.clone(),
+            gap_buckets: a.gap_buckets.clone(),
+        },
+    );
+    registry.register_collector(Box::new(process::ProcessCollector));
     let progress = Arc::new(Progress::default());
     let config = serde_json::json!({
         "input": input.name(),
@@ -125,6 +139,10 @@ fn run() -> Result<ExitCode, Error> {
         "exit_on_eof": a.exit_on_eof,
         "outlier_ms": a.outlier_ms,
         "open_ttl_ms": a.open_ttl_ms,
+        "const_labels": a.const_labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        "txn_buckets": a.txn_buckets,
+        "step_buckets": a.step_buckets,
+        "gap_buckets": a.gap_buckets,
     });
     let server = tiny_http::Server::http(&a.listen).map_err(|e| Error::Listen {
         addr: a.listen.clone(),

@@ -48,6 +48,14 @@ pub struct StepErrorLabels {
     pub error: String,
 }
 
+/// What the metrics are made with.
+pub struct Config {
+    pub outlier_ms: i64,
+    pub txn_buckets: Vec<f64>,
+    pub step_buckets: Vec<f64>,
+    pub gap_buckets: Vec<f64>,
+}
+
 /// Makes histograms with a fixed set of buckets, for a family.
 #[derive(Clone)]
 pub struct Buckets(Arc<[f64]>);
@@ -96,21 +104,23 @@ pub struct Metrics {
 
 impl Metrics {
     /// The metrics, registered in `registry`.
-    pub fn register(registry: &mut Registry, outlier_ms: i64) -> Metrics {
+    pub fn register(registry: &mut Registry, cfg: &Config) -> Metrics {
         let m = Metrics {
             events: Family::default(),
             malformed: Counter::default(),
             transactions: Family::default(),
-            txn_duration: Family::new_with_constructor(Buckets(TXN_BUCKETS.into())),
-            step_duration: Family::new_with_constructor(Buckets(STEP_BUCKETS.into())),
+            txn_duration: Family::new_with_constructor(Buckets(cfg.txn_buckets.as_slice().into())),
+            step_duration: Family::new_with_constructor(Buckets(
+                cfg.step_buckets.as_slice().into(),
+            )),
             step_errors: Family::default(),
-            gaps: Histogram::new(GAP_BUCKETS),
+            gaps: Histogram::new(cfg.gap_buckets.iter().copied()),
             outliers: Counter::default(),
             injected: Counter::default(),
             open: Gauge::default(),
             abandoned: Counter::default(),
             last_event: Gauge::default(),
-            outlier_ms,
+            outlier_ms: cfg.outlier_ms,
         };
         registry.register("wf_events", "Events read, by type", m.events.clone());
         registry.register(

@@ -320,3 +320,50 @@ fn sigint_while_the_input_is_idle_exits_0() {
     signal(&child, "-INT");
     assert_eq!(wait_exit(&mut child).code(), Some(0));
 }
+
+#[test]
+fn const_labels_buckets_and_process_metrics() {
+    let ex = start(
+        &[
+            "--const-label",
+            "pipeline=orders",
+            "--gap-buckets",
+            "0.5,1,30",
+        ],
+        std::fs::read(testdata("sim/seed7-50.jsonl")).unwrap(),
+    );
+    wait_for(&ex.addr, 775);
+    let text = get(&ex.addr, "/metrics").2;
+    assert_eq!(
+        sample(
+            &text,
+            "wf_events_total{pipeline=\"orders\",type=\"transaction_open\"}"
+        ),
+        50.0
+    );
+    let buckets: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("wf_inter_step_gap_seconds_bucket{"))
+        .map(|l| l.split("le=\"").nth(1).unwrap().split('"').next().unwrap())
+        .collect();
+    assert_eq!(buckets, ["0.5", "1.0", "30.0", "+Inf"]);
+    assert!(sample(&text, "process_resident_memory_bytes{pipeline=\"orders\"}") > 1e5);
+    assert!(sample(&text, "process_open_fds{pipeline=\"orders\"}") >= 3.0);
+    assert!(text.contains("# TYPE process_cpu_seconds_total counter\n"));
+    let info: Value = serde_json::from_str(&get(&ex.addr, "/info").2).unwrap();
+    assert_eq!(info["config"]["const_labels"][0], "pipeline=orders");
+}
+
+#[test]
+fn bad_buckets_and_labels_are_usage_errors() {
+    for (args, msg) in [
+        (vec!["--txn-buckets", "1,0.5"], "invalid value '1,0.5' for --txn-buckets: buckets must be positive and increasing"),
+        (vec!["--gap-buckets", "soon"], "invalid value 'soon' for --gap-buckets: expected seconds, e.g. 0.1,0.5,1,5"),
+        (vec!["--const-label", "pipeline"], "invalid value 'pipeline' for --const-label: expected NAME=VALUE"),
+        (vec!["--const-label", "9x=1"], "invalid label name '9x' for --const-label: use letters, digits and _, not starting with a digit or __"),
+    ] {
+        let out = run(BIN, &args, b"");
+        assert_eq!(out.code, 2, "{args:?}");
+        assert_eq!(out.stderr, format!("wf-prom: {msg}\nTry 'wf-prom --help' for more information.\n"));
+    }
+}
