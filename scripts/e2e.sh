@@ -83,4 +83,7 @@ expect "demo: report page" "$(test -s "$tmp/demo/report/report.html" && echo yes
 # 8. The report in a real browser.
 if scripts/browser-check.sh; then ok "browser check"; else fail "browser check" "see above"; fi
 
+# 9. wf-prom's scrape passes promtool's lint.
+if scripts/prom-check.sh; then ok "promtool check"; else fail "promtool check" "see above"; fi
+
 summary e2e
