@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod event;
+pub mod follow;
 pub mod hash;
 pub mod intern;
 pub mod pipeline;

@@ -15,6 +15,8 @@ scraper asks for it), /health and /info.
 
 Options:
   -f, --file PATH        read events from PATH instead of standard input
+      --follow           keep reading --file as it grows, across rotation and
+                         truncation (like tail -F)
       --listen ADDR      address to serve on [default: 127.0.0.1:8000]
       --tee              copy every input line to standard output, unchanged
       --exit-on-eof      exit when the input ends (default: keep serving)
@@ -44,8 +46,8 @@ Examples:
   A live simulated stream, scraped on port 8000:
     wf-sim --realtime --rate 20 | wf-prom --listen 127.0.0.1:8000
 
-  Follow a log file that a producer appends to:
-    tail -F events.jsonl | wf-prom --listen 0.0.0.0:8000
+  Follow a log file that a producer appends to (and rotates):
+    wf-prom --file events.jsonl --follow --listen 0.0.0.0:8000
 
   In the middle of a pipe, passing the events on:
     wf-sim --realtime | wf-prom --tee | wf-agg
@@ -64,6 +66,7 @@ pub enum Command {
 #[derive(Debug)]
 pub struct Args {
     pub file: Option<String>,
+    pub follow: bool,
     pub listen: String,
     pub tee: bool,
     pub exit_on_eof: bool,
@@ -116,6 +119,7 @@ fn const_label(p: &mut lexopt::Parser) -> Result<(String, String), String> {
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
     let mut a = Args {
         file: None,
+        follow: false,
         listen: "127.0.0.1:8000".into(),
         tee: false,
         exit_on_eof: false,
@@ -133,6 +137,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Long("help") => return Ok(Command::Help { long: true }),
             Short('V') | Long("version") => return Ok(Command::Version),
             Short('f') | Long("file") => a.file = Some(cli::string(&mut p, "--file")?),
+            Long("follow") => a.follow = true,
             Long("listen") => a.listen = cli::string(&mut p, "--listen")?,
             Long("tee") => a.tee = true,
             Long("exit-on-eof") => a.exit_on_eof = true,
@@ -146,6 +151,9 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Long("gap-buckets") => a.gap_buckets = buckets(&mut p, "--gap-buckets")?,
             other => return Err(cli::unexpected(other)),
         }
+    }
+    if a.follow && a.file.is_none() {
+        return Err("--follow needs --file PATH".into());
     }
     Ok(Command::Run(a))
 }

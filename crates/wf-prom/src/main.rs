@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::registry::Registry;
 use wf_events::cli::{self, MalformedReporter};
+use wf_events::follow::Follow;
 use wf_events::{for_each_event, Input, Item, Tracker};
 
 use args::Command;
@@ -111,7 +112,13 @@ fn run() -> Result<ExitCode, Error> {
     };
 
     let input = a.file.as_deref().map_or(Input::Stdin, Input::from_arg);
-    let reader = input.open_raw().map_err(|err| Error::Input {
+    let opened = match (&input, a.follow) {
+        (Input::Path(path), true) => {
+            Follow::open(path).map(|f| Box::new(f) as Box<dyn Read + Send>)
+        }
+        _ => input.open_raw(),
+    };
+    let reader = opened.map_err(|err| Error::Input {
         name: input.name().to_string(),
         err,
     })?;
@@ -134,6 +141,7 @@ fn run() -> Result<ExitCode, Error> {
     let progress = Arc::new(Progress::default());
     let config = serde_json::json!({
         "input": input.name(),
+        "follow": a.follow,
         "listen": a.listen,
         "tee": a.tee,
         "exit_on_eof": a.exit_on_eof,

@@ -261,6 +261,11 @@ fn a_taken_port_is_a_clear_error() {
         "{}",
         out.stderr
     );
+    let follow = run(BIN, &["--follow"], b"");
+    assert_eq!(
+        follow.stderr,
+        "wf-prom: --follow needs --file PATH\nTry 'wf-prom --help' for more information.\n"
+    );
     let usage = run(BIN, &["--port", "9"], b"");
     assert_eq!(usage.code, 2);
     assert_eq!(
@@ -366,4 +371,65 @@ fn bad_buckets_and_labels_are_usage_errors() {
         assert_eq!(out.code, 2, "{args:?}");
         assert_eq!(out.stderr, format!("wf-prom: {msg}\nTry 'wf-prom --help' for more information.\n"));
     }
+}
+
+#[test]
+fn follow_reads_a_file_across_rotation_and_truncation() {
+    let dir = std::env::temp_dir().join(format!("wf-prom-follow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("events.jsonl");
+    let events = std::fs::read_to_string(testdata("sim/seed7-50.jsonl")).unwrap();
+    let lines: Vec<&str> = events.lines().collect();
+    let chunk = |r: std::ops::Range<usize>| lines[r].join("\n") + "\n";
+    std::fs::write(&path, chunk(0..300)).unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--follow",
+            "--file",
+            path.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .trim_start_matches("wf-prom: serving http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    wait_for(&addr, 300);
+    // Grows.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(chunk(300..500).as_bytes()).unwrap();
+    drop(f);
+    wait_for(&addr, 500);
+    // Rotated: renamed, and a new file at the path.
+    std::fs::rename(&path, dir.join("events.jsonl.1")).unwrap();
+    std::fs::write(&path, chunk(500..700)).unwrap();
+    wait_for(&addr, 700);
+    // Truncated and written again.
+    std::fs::write(&path, "").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&path, chunk(700..775)).unwrap();
+    let h = wait_for(&addr, 775);
+    assert_eq!(h["malformed_lines"], 0);
+    let text = get(&addr, "/metrics").2;
+    assert_eq!(
+        sample(&text, "wf_events_total{type=\"transaction_open\"}"),
+        50.0
+    );
+    assert_eq!(sum_of(&text, "wf_transactions_total{"), 50.0);
+    signal(&child, "-TERM");
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
