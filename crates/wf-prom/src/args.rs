@@ -24,6 +24,9 @@ Options:
       --open-ttl D       count transactions open longer than D as abandoned
                          [default: 10m]
       --const-label K=V  add label K=V to every series (repeatable)
+      --max-series N     label sets per metric before new ones fold into one
+                         overflow series; 0: no cap [default: 10000]
+      --series-ttl D     drop series not updated for D (e.g. 1h); 0: never [default: 0]
       --txn-buckets LIST transaction duration buckets, seconds, comma-separated
       --step-buckets LIST step duration buckets, seconds
       --gap-buckets LIST inter-step gap buckets, seconds
@@ -73,6 +76,8 @@ pub struct Args {
     pub outlier_ms: i64,
     pub open_ttl_ms: u64,
     pub const_labels: Vec<(String, String)>,
+    pub max_series: usize,
+    pub series_ttl_ms: u64,
     pub txn_buckets: Vec<f64>,
     pub step_buckets: Vec<f64>,
     pub gap_buckets: Vec<f64>,
@@ -126,6 +131,8 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         outlier_ms: 15_000,
         open_ttl_ms: DEFAULT_OPEN_TTL_MS,
         const_labels: Vec::new(),
+        max_series: 10_000,
+        series_ttl_ms: 0,
         txn_buckets: crate::metrics::TXN_BUCKETS.to_vec(),
         step_buckets: crate::metrics::STEP_BUCKETS.to_vec(),
         gap_buckets: crate::metrics::GAP_BUCKETS.to_vec(),
@@ -146,6 +153,10 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             }
             Long("open-ttl") => a.open_ttl_ms = cli::duration_ms(&mut p, "--open-ttl")?,
             Long("const-label") => a.const_labels.push(const_label(&mut p)?),
+            Long("max-series") => {
+                a.max_series = cli::value(&mut p, "--max-series", "a whole number")?
+            }
+            Long("series-ttl") => a.series_ttl_ms = cli::duration_ms(&mut p, "--series-ttl")?,
             Long("txn-buckets") => a.txn_buckets = buckets(&mut p, "--txn-buckets")?,
             Long("step-buckets") => a.step_buckets = buckets(&mut p, "--step-buckets")?,
             Long("gap-buckets") => a.gap_buckets = buckets(&mut p, "--gap-buckets")?,

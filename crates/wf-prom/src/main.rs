@@ -3,6 +3,7 @@
 mod args;
 mod metrics;
 mod process;
+mod series;
 mod server;
 
 use std::fmt;
@@ -132,12 +133,21 @@ fn run() -> Result<ExitCode, Error> {
         &mut registry,
         &metrics::Config {
             outlier_ms: a.outlier_ms,
+            limits: series::Limits {
+                max_series: a.max_series,
+                ttl: (a.series_ttl_ms > 0).then(|| Duration::from_millis(a.series_ttl_ms)),
+            },
             txn_buckets: a.txn_buckets.clone(),
             step_buckets: a.step_buckets.clone(),
             gap_buckets: a.gap_buckets.clone(),
         },
     );
     registry.register_collector(Box::new(process::ProcessCollector));
+    if a.series_ttl_ms > 0 {
+        // Expiry on a timer, so series go whether or not events come.
+        let every = Duration::from_millis((a.series_ttl_ms / 4).clamp(10, 1_000));
+        series::start_timer(metrics.expiring(), every);
+    }
     let progress = Arc::new(Progress::default());
     let config = serde_json::json!({
         "input": input.name(),
@@ -147,6 +157,8 @@ fn run() -> Result<ExitCode, Error> {
         "exit_on_eof": a.exit_on_eof,
         "outlier_ms": a.outlier_ms,
         "open_ttl_ms": a.open_ttl_ms,
+        "max_series": a.max_series,
+        "series_ttl_ms": a.series_ttl_ms,
         "const_labels": a.const_labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         "txn_buckets": a.txn_buckets,
         "step_buckets": a.step_buckets,

@@ -13,6 +13,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use wf_events::{ClosedTxn, Event, Observer, StepDone, Sym, Wait};
 
+use crate::series::{Bounded, Expire, Limits, OVERFLOW};
+
 /// Seconds, for transactions: the seed exporter's Fibonacci-ish range, widened.
 pub const TXN_BUCKETS: [f64; 14] = [
     0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0, 89.0, 144.0, 233.0, 377.0,
@@ -27,6 +29,11 @@ pub const GAP_BUCKETS: [f64; 11] = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 20
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TypeLabels {
     pub r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MetricLabels {
+    pub metric: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -51,6 +58,7 @@ pub struct StepErrorLabels {
 /// What the metrics are made with.
 pub struct Config {
     pub outlier_ms: i64,
+    pub limits: Limits,
     pub txn_buckets: Vec<f64>,
     pub step_buckets: Vec<f64>,
     pub gap_buckets: Vec<f64>,
@@ -89,10 +97,11 @@ impl Progress {
 pub struct Metrics {
     pub events: Family<TypeLabels, Counter>,
     pub malformed: Counter,
-    pub transactions: Family<TxnLabels, Counter>,
-    pub txn_duration: Family<TxnLabels, Histogram, Buckets>,
-    pub step_duration: Family<StepLabels, Histogram, Buckets>,
-    pub step_errors: Family<StepErrorLabels, Counter>,
+    pub transactions: Arc<Bounded<TxnLabels, Counter>>,
+    pub txn_duration: Arc<Bounded<TxnLabels, Histogram, Buckets>>,
+    pub step_duration: Arc<Bounded<StepLabels, Histogram, Buckets>>,
+    pub step_errors: Arc<Bounded<StepErrorLabels, Counter>>,
+    pub overflow: Family<MetricLabels, Counter>,
     pub gaps: Histogram,
     pub outliers: Counter,
     pub injected: Counter,
@@ -105,15 +114,36 @@ pub struct Metrics {
 impl Metrics {
     /// The metrics, registered in `registry`.
     pub fn register(registry: &mut Registry, cfg: &Config) -> Metrics {
+        let overflow = Family::<MetricLabels, Counter>::default();
+        let limits = cfg.limits;
         let m = Metrics {
             events: Family::default(),
             malformed: Counter::default(),
-            transactions: Family::default(),
-            txn_duration: Family::new_with_constructor(Buckets(cfg.txn_buckets.as_slice().into())),
-            step_duration: Family::new_with_constructor(Buckets(
-                cfg.step_buckets.as_slice().into(),
-            )),
-            step_errors: Family::default(),
+            transactions: Bounded::new(
+                "wf_transactions_total",
+                Family::default(),
+                limits,
+                overflow.clone(),
+            ),
+            txn_duration: Bounded::new(
+                "wf_transaction_duration_seconds",
+                Family::new_with_constructor(Buckets(cfg.txn_buckets.as_slice().into())),
+                limits,
+                overflow.clone(),
+            ),
+            step_duration: Bounded::new(
+                "wf_step_duration_seconds",
+                Family::new_with_constructor(Buckets(cfg.step_buckets.as_slice().into())),
+                limits,
+                overflow.clone(),
+            ),
+            step_errors: Bounded::new(
+                "wf_step_errors_total",
+                Family::default(),
+                limits,
+                overflow.clone(),
+            ),
+            overflow,
             gaps: Histogram::new(cfg.gap_buckets.iter().copied()),
             outliers: Counter::default(),
             injected: Counter::default(),
@@ -131,22 +161,27 @@ impl Metrics {
         registry.register(
             "wf_transactions",
             "Transactions closed, by workflow and status",
-            m.transactions.clone(),
+            m.transactions.family(),
         );
         registry.register(
             "wf_transaction_duration_seconds",
             "Transaction duration from open to close",
-            m.txn_duration.clone(),
+            m.txn_duration.family(),
         );
         registry.register(
             "wf_step_duration_seconds",
             "Step duration",
-            m.step_duration.clone(),
+            m.step_duration.family(),
         );
         registry.register(
             "wf_step_errors",
             "Failed steps, by step and error type",
-            m.step_errors.clone(),
+            m.step_errors.family(),
+        );
+        registry.register(
+            "wf_series_overflow",
+            "Updates folded into the overflow series of a metric past --max-series",
+            m.overflow.clone(),
         );
         registry.register(
             "wf_inter_step_gap_seconds",
@@ -181,6 +216,16 @@ impl Metrics {
         m
     }
 
+    /// The families whose series expire (`--series-ttl`).
+    pub fn expiring(&self) -> Vec<Arc<dyn Expire>> {
+        vec![
+            self.transactions.clone(),
+            self.txn_duration.clone(),
+            self.step_duration.clone(),
+            self.step_errors.clone(),
+        ]
+    }
+
     /// Counts one event by its type; the tracker's facts come through [`Observer`].
     pub fn event(&self, ev: &Event<'_>) {
         self.events
@@ -188,6 +233,13 @@ impl Metrics {
                 r#type: ev.kind.as_str().to_string(),
             })
             .inc();
+    }
+}
+
+fn fold_txn(_: &TxnLabels) -> TxnLabels {
+    TxnLabels {
+        workflow: OVERFLOW.into(),
+        status: OVERFLOW.into(),
     }
 }
 
@@ -201,27 +253,36 @@ impl Observer for Metrics {
             workflow: name(t.workflow_name),
             status: t.status.as_str().to_string(),
         };
-        self.transactions.get_or_create(&labels).inc();
+        self.transactions.get(labels.clone(), fold_txn).inc();
         self.txn_duration
-            .get_or_create(&labels)
+            .get(labels, fold_txn)
             .observe(t.duration_ms as f64 / 1000.0);
     }
 
     fn step_done(&mut self, s: &StepDone<'_>) {
         if let Some(d) = s.duration_ms {
+            let labels = StepLabels {
+                workflow: name(s.workflow_name),
+                step: s.step_name.to_string(),
+                status: s.status.as_str().to_string(),
+            };
             self.step_duration
-                .get_or_create(&StepLabels {
-                    workflow: name(s.workflow_name),
-                    step: s.step_name.to_string(),
-                    status: s.status.as_str().to_string(),
+                .get(labels, |_| StepLabels {
+                    workflow: OVERFLOW.into(),
+                    step: OVERFLOW.into(),
+                    status: OVERFLOW.into(),
                 })
                 .observe(d as f64 / 1000.0);
         }
         if s.status == wf_events::Status::Error {
+            let labels = StepErrorLabels {
+                step: s.step_name.to_string(),
+                error: s.error.unwrap_or("(unspecified)").to_string(),
+            };
             self.step_errors
-                .get_or_create(&StepErrorLabels {
-                    step: s.step_name.to_string(),
-                    error: s.error.unwrap_or("(unspecified)").to_string(),
+                .get(labels, |_| StepErrorLabels {
+                    step: OVERFLOW.into(),
+                    error: OVERFLOW.into(),
                 })
                 .inc();
         }

@@ -433,3 +433,55 @@ fn follow_reads_a_file_across_rotation_and_truncation() {
     assert_eq!(wait_exit(&mut child).code(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn max_series_folds_new_label_sets_and_loses_nothing() {
+    let ex = start(
+        &["--max-series", "2"],
+        std::fs::read(testdata("sim/seed7-50.jsonl")).unwrap(),
+    );
+    wait_for(&ex.addr, 775);
+    let text = get(&ex.addr, "/metrics").2;
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("wf_transactions_total{"))
+        .collect();
+    assert_eq!(series.len(), 3, "{series:?}");
+    assert!(series
+        .iter()
+        .any(|l| l.contains("workflow=\"__overflow__\"")));
+    assert_eq!(sum_of(&text, "wf_transactions_total{"), 50.0);
+    assert!(
+        sample(
+            &text,
+            "wf_series_overflow_total{metric=\"wf_transactions_total\"}"
+        ) > 0.0
+    );
+}
+
+#[test]
+fn series_ttl_removes_quiet_series_on_a_timer() {
+    let ex = start(
+        &["--series-ttl", "300ms"],
+        std::fs::read(testdata("sim/seed7-50.jsonl")).unwrap(),
+    );
+    wait_for(&ex.addr, 775);
+    let start = Instant::now();
+    loop {
+        let text = get(&ex.addr, "/metrics").2;
+        if !text.contains("wf_transactions_total{") {
+            // Unlabelled counters stay.
+            assert_eq!(
+                sample(&text, "wf_events_total{type=\"transaction_open\"}"),
+                50.0
+            );
+            assert!(!text.contains("wf_step_duration_seconds_count{"));
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "series never expired"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
