@@ -24,6 +24,8 @@ Options:
       --open-ttl D       count transactions open longer than D as abandoned
                          [default: 10m]
       --const-label K=V  add label K=V to every series (repeatable)
+      --quantiles LIST   quantiles over a sliding window [default: 0.5,0.9,0.99]
+      --quantile-window D  the window [default: 5m]
       --max-series N     label sets per metric before new ones fold into one
                          overflow series; 0: no cap [default: 10000]
       --series-ttl D     drop series not updated for D (e.g. 1h); 0: never [default: 0]
@@ -63,7 +65,7 @@ Examples:
 pub enum Command {
     Help { long: bool },
     Version,
-    Run(Args),
+    Run(Box<Args>),
 }
 
 #[derive(Debug)]
@@ -76,6 +78,8 @@ pub struct Args {
     pub outlier_ms: i64,
     pub open_ttl_ms: u64,
     pub const_labels: Vec<(String, String)>,
+    pub quantiles: Vec<f64>,
+    pub quantile_window_ms: u64,
     pub max_series: usize,
     pub series_ttl_ms: u64,
     pub txn_buckets: Vec<f64>,
@@ -131,6 +135,8 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         outlier_ms: 15_000,
         open_ttl_ms: DEFAULT_OPEN_TTL_MS,
         const_labels: Vec::new(),
+        quantiles: vec![0.5, 0.9, 0.99],
+        quantile_window_ms: 5 * 60 * 1000,
         max_series: 10_000,
         series_ttl_ms: 0,
         txn_buckets: crate::metrics::TXN_BUCKETS.to_vec(),
@@ -153,6 +159,16 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             }
             Long("open-ttl") => a.open_ttl_ms = cli::duration_ms(&mut p, "--open-ttl")?,
             Long("const-label") => a.const_labels.push(const_label(&mut p)?),
+            Long("quantiles") => {
+                a.quantiles =
+                    crate::quantiles::parse_quantiles(&cli::string(&mut p, "--quantiles")?)?
+            }
+            Long("quantile-window") => {
+                a.quantile_window_ms = cli::duration_ms(&mut p, "--quantile-window")?;
+                if a.quantile_window_ms < 5 {
+                    return Err("--quantile-window must be at least 5ms".into());
+                }
+            }
             Long("max-series") => {
                 a.max_series = cli::value(&mut p, "--max-series", "a whole number")?
             }
@@ -166,5 +182,5 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     if a.follow && a.file.is_none() {
         return Err("--follow needs --file PATH".into());
     }
-    Ok(Command::Run(a))
+    Ok(Command::Run(Box::new(a)))
 }

@@ -3,6 +3,7 @@
 mod args;
 mod metrics;
 mod process;
+mod quantiles;
 mod series;
 mod server;
 
@@ -133,6 +134,8 @@ fn run() -> Result<ExitCode, Error> {
         &mut registry,
         &metrics::Config {
             outlier_ms: a.outlier_ms,
+            quantiles: a.quantiles.clone(),
+            quantile_window: Duration::from_millis(a.quantile_window_ms),
             limits: series::Limits {
                 max_series: a.max_series,
                 ttl: (a.series_ttl_ms > 0).then(|| Duration::from_millis(a.series_ttl_ms)),
@@ -157,6 +160,8 @@ fn run() -> Result<ExitCode, Error> {
         "exit_on_eof": a.exit_on_eof,
         "outlier_ms": a.outlier_ms,
         "open_ttl_ms": a.open_ttl_ms,
+        "quantiles": a.quantiles,
+        "quantile_window_ms": a.quantile_window_ms,
         "max_series": a.max_series,
         "series_ttl_ms": a.series_ttl_ms,
         "const_labels": a.const_labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),

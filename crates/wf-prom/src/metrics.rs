@@ -13,6 +13,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use wf_events::{ClosedTxn, Event, Observer, StepDone, Sym, Wait};
 
+use crate::quantiles::WindowQuantiles;
 use crate::series::{Bounded, Expire, Limits, OVERFLOW};
 
 /// Seconds, for transactions: the seed exporter's Fibonacci-ish range, widened.
@@ -59,6 +60,8 @@ pub struct StepErrorLabels {
 pub struct Config {
     pub outlier_ms: i64,
     pub limits: Limits,
+    pub quantiles: Vec<f64>,
+    pub quantile_window: std::time::Duration,
     pub txn_buckets: Vec<f64>,
     pub step_buckets: Vec<f64>,
     pub gap_buckets: Vec<f64>,
@@ -109,6 +112,8 @@ pub struct Metrics {
     pub abandoned: Counter,
     pub last_event: Gauge<f64, AtomicU64>,
     pub outlier_ms: i64,
+    pub txn_window: Arc<WindowQuantiles>,
+    pub gap_window: Arc<WindowQuantiles>,
 }
 
 impl Metrics {
@@ -151,7 +156,23 @@ impl Metrics {
             abandoned: Counter::default(),
             last_event: Gauge::default(),
             outlier_ms: cfg.outlier_ms,
+            txn_window: Arc::new(WindowQuantiles::new(
+                "wf_transaction_duration_window_seconds",
+                "Transaction duration quantiles over the last --quantile-window (t-digest)",
+                Some("workflow"),
+                cfg.quantiles.clone(),
+                cfg.quantile_window,
+            )),
+            gap_window: Arc::new(WindowQuantiles::new(
+                "wf_inter_step_gap_window_seconds",
+                "Inter-step gap quantiles over the last --quantile-window (t-digest)",
+                None,
+                cfg.quantiles.clone(),
+                cfg.quantile_window,
+            )),
         };
+        registry.register_collector(Box::new(m.txn_window.clone()));
+        registry.register_collector(Box::new(m.gap_window.clone()));
         registry.register("wf_events", "Events read, by type", m.events.clone());
         registry.register(
             "wf_malformed_lines",
@@ -257,6 +278,10 @@ impl Observer for Metrics {
         self.txn_duration
             .get(labels, fold_txn)
             .observe(t.duration_ms as f64 / 1000.0);
+        self.txn_window.observe(
+            t.workflow_name.unwrap_or("unknown"),
+            t.duration_ms as f64 / 1000.0,
+        );
     }
 
     fn step_done(&mut self, s: &StepDone<'_>) {
@@ -290,6 +315,7 @@ impl Observer for Metrics {
 
     fn wait(&mut self, w: &Wait<'_>) {
         self.gaps.observe(w.planned_ms as f64 / 1000.0);
+        self.gap_window.observe("", w.planned_ms as f64 / 1000.0);
         if w.planned_ms >= self.outlier_ms {
             self.outliers.inc();
         }

@@ -485,3 +485,32 @@ fn series_ttl_removes_quiet_series_on_a_timer() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn windowed_quantiles_track_the_exact_ones() {
+    let input = wf_sim::Config::builtin(3000, 5).generate().unwrap();
+    let expected = wf_agg_report(&input);
+    let total = expected["events"]["total"].as_u64().unwrap();
+    let ex = start(
+        &["--quantiles", "0.5,0.9", "--quantile-window", "10m"],
+        input,
+    );
+    wait_for(&ex.addr, total);
+    let text = get(&ex.addr, "/metrics").2;
+    for w in expected["workflows"].as_array().unwrap() {
+        let name = w["workflow"].as_str().unwrap();
+        let exact = w["duration_ms"]["p50"].as_f64().unwrap() / 1000.0;
+        let estimate = sample(
+            &text,
+            &format!("wf_transaction_duration_window_seconds{{workflow=\"{name}\",q=\"0.5\"}}"),
+        );
+        assert!(
+            (estimate - exact).abs() / exact < 0.03,
+            "{name}: {estimate} vs {exact}"
+        );
+    }
+    assert!(text.contains("wf_inter_step_gap_window_seconds{q=\"0.9\"}"));
+    assert!(!text.contains("q=\"0.99\""));
+    let bad = run(BIN, &["--quantiles", "0.5,2"], b"");
+    assert_eq!(bad.code, 2);
+}
