@@ -86,4 +86,7 @@ if scripts/browser-check.sh; then ok "browser check"; else fail "browser check" 
 # 9. wf-prom's scrape passes promtool's lint.
 if scripts/prom-check.sh; then ok "promtool check"; else fail "promtool check" "see above"; fi
 
+# 10. wf-prom against a real Prometheus: the documented queries, rules and panels.
+if scripts/prom-integration.sh; then ok "prometheus integration"; else fail "prometheus integration" "see above"; fi
+
 summary e2e
