@@ -17,6 +17,7 @@ lint:
 
 bench: build
 	scripts/bench.sh
+	scripts/bench-prom.sh
 
 clean:
 	cargo clean

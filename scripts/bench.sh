@@ -60,11 +60,11 @@ printf '   floor  %6.2f s  %5.2f M events/s\n' "$floor_s" "$(echo "$n_events / $
 printf '   wf-agg %6.2f s  %5.2f M events/s\n' "$agg_s" "$(echo "$n_events / $agg_s / 1000000" | bc -l)"
 printf '   ratio  %6.2f (target <= 1.20)\n\n' "$(echo "$agg_s / $floor_s" | bc -l)"
 
+# Only wf-agg is timed.
 rss_stream() {
-  /usr/bin/time -f "%M" -o "$out/.rss" bash -c "'$bin/wf-sim' --samples $1 --seed 1 | '$bin/wf-agg' > /dev/null"
+  "$bin/wf-sim" --samples "$1" --seed 1 | /usr/bin/time -f "%M" -o "$out/.rss" "$bin/wf-agg" > /dev/null
   cat "$out/.rss"
 }
-# GNU time reports the largest child, which is wf-agg (wf-sim stays below 4 MiB).
 rss1=$(rss_stream "$samples")
 rss10=$(rss_stream $((samples * 10)))
 echo "2. wf-agg peak RSS, events streamed from wf-sim"

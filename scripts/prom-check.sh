@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks wf-prom's /metrics with promtool (Debian's prometheus package) after a
-# realistic stream: promtool check metrics must find nothing. Installs the package
+# realistic stream: promtool check metrics must find nothing; and the shipped
+# docs/prometheus/ files pass promtool check rules and check config. Installs the package
 # when promtool is missing; fails loudly if it cannot. Run by scripts/e2e.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +58,8 @@ if promtool check metrics < "$tmp/metrics.txt" > "$tmp/promtool.out" 2>&1; then
 else
   fail "promtool check metrics" "$(head -5 "$tmp/promtool.out")"
 fi
+expect "promtool check rules docs/prometheus/alerts.yml" "$(promtool check rules docs/prometheus/alerts.yml >/dev/null 2>&1 && echo clean)" "clean"
+expect "promtool check config docs/prometheus/prometheus.yml" "$(promtool check config docs/prometheus/prometheus.yml >/dev/null 2>&1 && echo clean)" "clean"
 expect "scrape has the histograms" "$(grep -c '^# TYPE wf_.*histogram$' "$tmp/metrics.txt")" "3"
 get /metrics "application/openmetrics-text; version=1.0.0" > "$tmp/openmetrics.txt"
 expect "OpenMetrics ends with # EOF" "$(tail -n 1 "$tmp/openmetrics.txt")" "# EOF"
