@@ -62,13 +62,14 @@ echo "6. wf-prom ingest from stdin vs the parse-only floor, scraped every 100 ms
 printf '   floor   %6.2f s\n   wf-prom %6.2f s  (%s scrapes during ingest)\n' "$floor_s" "$prom_s" "$scrapes"
 printf '   ratio   %6.2f (target <= 2.00)\n\n' "$(echo "$prom_s / $floor_s" | bc -l)"
 
-# Scrape latency at about 1,000 series: 14 workflows of one step each, ok and
-# failed, make 56 label sets of the transaction and step histograms.
+# Scrape latency at about 1,000 series: 15 workflows (coprime to the 1-in-7
+# failures, so each has both statuses) of one step each, ok and
+# failed, make 60 label sets of the transaction and step histograms.
 python3 - > "$out/series.jsonl" <<'PY'
 import json
 t = 1767225600000
 for i in range(3000):
-    w = f"w{i % 14}"
+    w = f"w{i % 15}"
     tid = f"s{i}"
     for e in ({"type": "transaction_open", "txn_id": tid, "ts_ms": t + i, "workflow": w},
               {"type": "step_done", "txn_id": tid, "ts_ms": t + i + 5, "workflow": w, "step": "only", "duration_ms": 5 + i % 700, "status": "error" if i % 7 == 0 else "ok", "error": "E" if i % 7 == 0 else None},
