@@ -162,6 +162,9 @@ pub struct Tracker {
     watermark: i64,
     next_sweep: i64,
     counts: TrackerCounts,
+    /// Transactions opened and neither closed nor evicted, kept as they change so
+    /// that a live gauge reads it at no cost.
+    open_now: u64,
 }
 
 impl Tracker {
@@ -178,6 +181,7 @@ impl Tracker {
             watermark: i64::MIN,
             next_sweep: i64::MIN,
             counts: TrackerCounts::default(),
+            open_now: 0,
         }
     }
 
@@ -197,10 +201,7 @@ impl Tracker {
 
     /// Transactions opened and not yet closed nor evicted.
     pub fn open_transactions(&self) -> u64 {
-        self.txns
-            .values()
-            .filter(|s| s.open_ts.is_some() && s.early_close.is_none())
-            .count() as u64
+        self.open_now
     }
 
     /// Closes still waiting for their open (not yet evicted).
@@ -249,8 +250,9 @@ impl Tracker {
             if workflow.is_some() {
                 st.workflow = workflow;
             }
-            if let Some((close_ts, status)) = st.early_close {
-                self.complete(id, ev.ts_ms, close_ts, status, obs);
+            match st.early_close {
+                Some((close_ts, status)) => self.complete(id, ev.ts_ms, close_ts, status, obs),
+                None => self.open_now += 1,
             }
             return;
         }
@@ -263,6 +265,7 @@ impl Tracker {
         st.open_ts = Some(ev.ts_ms);
         st.workflow = workflow;
         self.txns.insert(id.into(), st);
+        self.open_now += 1;
     }
 
     fn close<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
@@ -275,7 +278,10 @@ impl Tracker {
             }
             let status = close_status(ev, st.had_error);
             match st.open_ts {
-                Some(open_ts) => self.complete(id, open_ts, ev.ts_ms, status, obs),
+                Some(open_ts) => {
+                    self.open_now = self.open_now.saturating_sub(1);
+                    self.complete(id, open_ts, ev.ts_ms, status, obs);
+                }
                 None => st.early_close = Some((ev.ts_ms, status)),
             }
             return;
@@ -499,6 +505,7 @@ impl Tracker {
         }
         let cutoff = self.watermark.saturating_sub(self.ttl_ms);
         let counts = &mut self.counts;
+        let open_now = &mut self.open_now;
         self.txns.retain(|id, st| {
             let since = st.open_ts.unwrap_or(st.first_seen_ts);
             if since >= cutoff {
@@ -507,6 +514,7 @@ impl Tracker {
             match (st.open_ts, st.early_close) {
                 (Some(open_ts), None) => {
                     counts.abandoned += 1;
+                    *open_now = open_now.saturating_sub(1);
                     obs.abandoned(id, st.workflow, open_ts);
                 }
                 (None, Some(_)) => counts.orphan_closes += 1,
@@ -774,6 +782,36 @@ mod tests {
         let (_, log) = run(&shuffled, 0);
         assert_eq!(log.gaps, vec![(45, Some(40))]);
         assert_eq!(log.closed, vec![("a".to_string(), 160, Status::Ok)]);
+    }
+
+    /// What open_transactions() counts, recounted from the map.
+    fn recount(t: &Tracker) -> u64 {
+        t.txns
+            .values()
+            .filter(|s| s.open_ts.is_some() && s.early_close.is_none())
+            .count() as u64
+    }
+
+    #[test]
+    fn the_open_count_is_kept_exactly() {
+        let mut t = Tracker::new(10_000);
+        let mut x: u64 = 7;
+        for i in 0..20_000i64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let id = format!("t{}", (x >> 33) % 500);
+            let kind = match (x >> 20) % 5 {
+                0 | 1 => TransactionOpen,
+                2 | 3 => TransactionClose,
+                _ => StepOpen,
+            };
+            let mut e = ev(kind, &id, i * 7 + ((x >> 40) % 50) as i64);
+            e.step = Some("s".into());
+            t.apply(&e, &mut ());
+            assert_eq!(t.open_transactions(), recount(&t), "after event {i}");
+        }
+        assert!(t.counts().abandoned > 0 && t.counts().closed > 0);
     }
 
     #[test]

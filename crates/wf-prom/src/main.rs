@@ -88,9 +88,6 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// How often (in events) the open-transactions gauge is refreshed: counting them
-/// walks the transactions in flight.
-const GAUGE_EVERY: u64 = 1024;
 /// How long shutdown waits for requests being answered.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -207,7 +204,7 @@ fn run() -> Result<ExitCode, Error> {
         let result = for_each_event(reader, |item| {
             match item {
                 Item::Event(ev) => {
-                    let n = progress.events.fetch_add(1, Ordering::Relaxed) + 1;
+                    progress.events.fetch_add(1, Ordering::Relaxed);
                     progress
                         .last_event_wall_ms
                         .store(now_ms(), Ordering::Relaxed);
@@ -216,9 +213,7 @@ fn run() -> Result<ExitCode, Error> {
                         metrics.last_event.set(ev.ts_ms as f64 / 1000.0);
                     }
                     tracker.apply(&ev, &mut metrics);
-                    if n % GAUGE_EVERY == 0 {
-                        metrics.open.set(tracker.open_transactions() as i64);
-                    }
+                    metrics.open.set(tracker.open_transactions() as i64);
                 }
                 Item::Malformed { line_no, error } => {
                     progress.malformed.fetch_add(1, Ordering::Relaxed);

@@ -514,3 +514,45 @@ fn windowed_quantiles_track_the_exact_ones() {
     let bad = run(BIN, &["--quantiles", "0.5,2"], b"");
     assert_eq!(bad.code, 2);
 }
+
+#[test]
+fn the_open_gauge_follows_a_slow_stream_event_by_event() {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .trim_start_matches("wf-prom: serving http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    let mut stdin = child.stdin.take().unwrap();
+    for (i, id) in ["a", "b", "c"].iter().enumerate() {
+        writeln!(
+            stdin,
+            "{{\"type\":\"transaction_open\",\"txn_id\":\"{id}\",\"ts_ms\":{i}}}"
+        )
+        .unwrap();
+    }
+    writeln!(
+        stdin,
+        "{{\"type\":\"transaction_close\",\"txn_id\":\"b\",\"ts_ms\":9}}"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    wait_for(&addr, 4);
+    assert_eq!(
+        sample(&get(&addr, "/metrics").2, "wf_open_transactions"),
+        2.0
+    );
+    drop(stdin);
+    signal(&child, "-TERM");
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+}
