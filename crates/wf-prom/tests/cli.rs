@@ -26,12 +26,13 @@ impl Drop for Exporter {
     }
 }
 
-/// Starts wf-prom on a free port, writes `input` to its stdin and closes it.
-fn start(args: &[&str], input: Vec<u8>) -> Exporter {
+/// Spawns wf-prom on a free port with `args` and the given stdin. Returns the
+/// child and the address it serves.
+fn spawn(args: &[&str], stdin: Stdio) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -50,6 +51,12 @@ fn start(args: &[&str], input: Vec<u8>) -> Exporter {
         let mut sink = String::new();
         let _ = stderr.read_to_string(&mut sink);
     });
+    (child, addr)
+}
+
+/// Starts wf-prom on a free port, writes `input` to its stdin and closes it.
+fn start(args: &[&str], input: Vec<u8>) -> Exporter {
+    let (mut child, addr) = spawn(args, Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
@@ -306,21 +313,7 @@ fn sigterm_after_the_input_ended_exits_0() {
 #[test]
 fn sigint_while_the_input_is_idle_exits_0() {
     // stdin stays open and silent: ingest is blocked reading it.
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        line.starts_with("wf-prom: serving http://127.0.0.1:"),
-        "{line}"
-    );
+    let (mut child, _) = spawn(&[], Stdio::piped());
     let _stdin = child.stdin.take();
     signal(&child, "-INT");
     assert_eq!(wait_exit(&mut child).code(), Some(0));
@@ -382,28 +375,10 @@ fn follow_reads_a_file_across_rotation_and_truncation() {
     let lines: Vec<&str> = events.lines().collect();
     let chunk = |r: std::ops::Range<usize>| lines[r].join("\n") + "\n";
     std::fs::write(&path, chunk(0..300)).unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--follow",
-            "--file",
-            path.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first
-        .trim()
-        .trim_start_matches("wf-prom: serving http://")
-        .trim_end_matches("/metrics")
-        .to_string();
+    let (mut child, addr) = spawn(
+        &["--follow", "--file", path.to_str().unwrap()],
+        Stdio::null(),
+    );
     wait_for(&addr, 300);
     // Grows.
     let mut f = std::fs::OpenOptions::new()
@@ -517,22 +492,7 @@ fn windowed_quantiles_track_the_exact_ones() {
 
 #[test]
 fn the_open_gauge_follows_a_slow_stream_event_by_event() {
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first
-        .trim()
-        .trim_start_matches("wf-prom: serving http://")
-        .trim_end_matches("/metrics")
-        .to_string();
+    let (mut child, addr) = spawn(&[], Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     for (i, id) in ["a", "b", "c"].iter().enumerate() {
         writeln!(
