@@ -27,6 +27,8 @@ Options:
       --gap-csv FILE       write gap_ms,txn_id,ts_ms,from_step,to_step,outlier_injected
                            per gap
       --strict             stop at the first malformed line (exit 1)
+      --fail-on EXPR       exit 3 if the objective is violated, e.g. 'p99>2s' or
+                           'step:charge_card:p95>500ms' (repeatable; see --help)
       --show-malformed N   report the first N malformed lines on stderr [default: 10]
   -h, --help               short help (--help: long help with examples)
   -V, --version            print the version
@@ -38,8 +40,16 @@ exact: every distinct millisecond value is counted. Malformed lines are counted 
 the report and the first few reported on stderr as FILE:LINE: what is wrong; blank
 lines are skipped.
 
+Objectives (--fail-on) are [SCOPE:]METRIC OP VALUE; SCOPE is workflow:NAME,
+step:NAME or gap; METRIC a duration (min mean p50 p90 p95 p99 p999 max, VALUE in
+ms, s, m, h), count, errors, error_rate (a fraction or a percentage), or for the
+whole input malformed, unknown_type, orphan_closes, abandoned, duplicates,
+open_at_end, outliers; OP one of > >= < <=. An objective with no data to check
+(no such step) counts as violated. The report is printed either way; each
+violation is one line on stderr.
+
 Exit status: 0 success, 1 an input or output error (or a malformed line with
---strict), 2 a usage error.
+--strict), 2 a usage error, 3 an objective of --fail-on was violated.
 
 Examples:
   Summarize a simulated run:
@@ -56,6 +66,9 @@ Examples:
 
   Fail a CI job on the first bad line:
     wf-agg --strict events.jsonl > /dev/null
+
+  Fail a CI job on a latency or error regression:
+    wf-sim --samples 10000 | wf-agg --fail-on 'p99>40s' --fail-on 'error_rate>0.1'
 ";
 
 #[derive(Debug)]
@@ -74,6 +87,7 @@ pub struct Args {
     pub gap_csv: Option<String>,
     pub strict: bool,
     pub show_malformed: u64,
+    pub fail_on: Vec<wf_agg::slo::Objective>,
 }
 
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
@@ -85,6 +99,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         gap_csv: None,
         strict: false,
         show_malformed: 10,
+        fail_on: Vec::new(),
     };
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
@@ -111,6 +126,10 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Long("txn-csv") => a.txn_csv = Some(cli::string(&mut p, "--txn-csv")?),
             Long("gap-csv") => a.gap_csv = Some(cli::string(&mut p, "--gap-csv")?),
             Long("strict") => a.strict = true,
+            Long("fail-on") => a.fail_on.push(wf_agg::slo::Objective::parse(&cli::string(
+                &mut p,
+                "--fail-on",
+            )?)?),
             Long("show-malformed") => {
                 a.show_malformed = cli::value(&mut p, "--show-malformed", "a whole number")?
             }

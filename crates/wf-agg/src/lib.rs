@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod hist;
 pub mod input;
+pub mod slo;
 pub mod text;
 pub mod timeline;
 

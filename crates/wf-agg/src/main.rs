@@ -45,6 +45,9 @@ impl cli::Failure for Error {
     }
 }
 
+/// Exit status when an objective of --fail-on is violated.
+const EXIT_VIOLATED: u8 = 3;
+
 fn main() -> ExitCode {
     cli::exit("wf-agg", run())
 }
@@ -108,6 +111,10 @@ fn run() -> Result<ExitCode, Error> {
     if let Some(e) = read_error {
         return Err(e);
     }
+    let violations: Vec<String> = a.fail_on.iter().flat_map(|o| o.check(&report)).collect();
+    for v in &violations {
+        eprintln!("wf-agg: objective violated: {v}");
+    }
     csv_result.map_err(|err| Error::Output {
         name: a
             .txn_csv
@@ -116,5 +123,9 @@ fn run() -> Result<ExitCode, Error> {
             .unwrap_or_default(),
         err,
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_VIOLATED)
+    })
 }

@@ -407,3 +407,53 @@ fn hostile_input_never_crashes() {
         }
     }
 }
+
+#[test]
+fn fail_on_exits_3_with_a_line_per_violated_objective() {
+    let file = path("sim/seed7-50.jsonl");
+    let out = run(
+        BIN,
+        &[
+            "--fail-on",
+            "p99>2s",
+            "--fail-on",
+            "p99>1h",
+            "--fail-on",
+            "step:charge_card:p95>500ms",
+            "--fail-on",
+            "workflow:checkout:error_rate>=5%",
+            "--fail-on",
+            "step:nope:p50>1ms",
+            &file,
+        ],
+        b"",
+    );
+    assert_eq!(out.code, 3);
+    assert_eq!(
+        out.stderr,
+        "wf-agg: objective violated: p99>2s: transactions p99 is 12105 ms\n\
+         wf-agg: objective violated: step:charge_card:p95>500ms: step checkout/charge_card p95 is 1166 ms\n\
+         wf-agg: objective violated: step:nope:p50>1ms: no data (nothing matches the scope)\n"
+    );
+    // The report is printed either way.
+    assert!(out.stdout.starts_with("Events: 775 read\n"));
+    let met = run(
+        BIN,
+        &["--fail-on", "p99<1h", "--fail-on", "malformed>0", &file],
+        b"",
+    );
+    assert_eq!((met.code, met.stderr.as_str()), (0, ""));
+}
+
+#[test]
+fn a_bad_objective_is_a_usage_error_showing_the_grammar() {
+    let out = run(BIN, &["--fail-on", "p42>1s"], b"");
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "wf-agg: invalid objective 'p42>1s': unknown metric 'p42' here\n{}\nTry 'wf-agg --help' for more information.\n",
+            wf_agg::slo::GRAMMAR
+        )
+    );
+}
