@@ -439,7 +439,7 @@ fn fail_on_exits_3_with_a_line_per_violated_objective() {
     assert!(out.stdout.starts_with("Events: 775 read\n"));
     let met = run(
         BIN,
-        &["--fail-on", "p99<1h", "--fail-on", "malformed>0", &file],
+        &["--fail-on", "p99>1h", "--fail-on", "malformed>0", &file],
         b"",
     );
     assert_eq!((met.code, met.stderr.as_str()), (0, ""));
