@@ -1,10 +1,8 @@
 //! wf-agg's command line.
 
 use lexopt::prelude::*;
+use wf_agg::flags::InputFlags;
 use wf_events::cli;
-use wf_events::Input;
-
-use wf_agg::Options;
 
 pub const USAGE: &str = "\
 wf-agg: aggregate workflow events into latency percentiles, gaps, errors and counts
@@ -80,25 +78,19 @@ pub enum Command {
 
 #[derive(Debug)]
 pub struct Args {
-    pub inputs: Vec<Input>,
+    pub input: InputFlags,
     pub json: bool,
-    pub opts: Options,
     pub txn_csv: Option<String>,
     pub gap_csv: Option<String>,
-    pub strict: bool,
-    pub show_malformed: u64,
     pub fail_on: Vec<wf_agg::slo::Objective>,
 }
 
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
     let mut a = Args {
-        inputs: Vec::new(),
+        input: InputFlags::default(),
         json: false,
-        opts: Options::default(),
         txn_csv: None,
         gap_csv: None,
-        strict: false,
-        show_malformed: 10,
         fail_on: Vec::new(),
     };
     let mut p = lexopt::Parser::from_args(args);
@@ -107,40 +99,23 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Short('h') => return Ok(Command::Help { long: false }),
             Long("help") => return Ok(Command::Help { long: true }),
             Short('V') | Long("version") => return Ok(Command::Version),
-            Short('f') | Long("file") => a
-                .inputs
-                .push(Input::from_arg(&cli::string(&mut p, "--file")?)),
-            Value(v) => {
-                let v = v
-                    .into_string()
-                    .map_err(|v| format!("file name {v:?} is not UTF-8"))?;
-                a.inputs.push(Input::from_arg(&v));
-            }
+            Short('f') => a.input.take_long("file", &mut p)?,
+            Value(v) => a.input.take_file(v)?,
             Long("json") => a.json = true,
-            Long("top") => a.opts.top = cli::value(&mut p, "--top", "a whole number")?,
-            Long("outlier-ms") => {
-                a.opts.outlier_ms = cli::value(&mut p, "--outlier-ms", "whole milliseconds")?
-            }
-            Long("derive-inter-step") => a.opts.derive_inter_step = true,
-            Long("open-ttl") => a.opts.open_ttl_ms = cli::duration_ms(&mut p, "--open-ttl")?,
             Long("txn-csv") => a.txn_csv = Some(cli::string(&mut p, "--txn-csv")?),
             Long("gap-csv") => a.gap_csv = Some(cli::string(&mut p, "--gap-csv")?),
-            Long("strict") => a.strict = true,
             Long("fail-on") => a.fail_on.push(wf_agg::slo::Objective::parse(&cli::string(
                 &mut p,
                 "--fail-on",
             )?)?),
-            Long("show-malformed") => {
-                a.show_malformed = cli::value(&mut p, "--show-malformed", "a whole number")?
+            // Every other long flag is one of the input flags, or unknown.
+            Long(name) => {
+                let name = name.to_string();
+                a.input.take_long(&name, &mut p)?
             }
             other => return Err(cli::unexpected(other)),
         }
     }
-    if a.inputs.is_empty() {
-        a.inputs.push(Input::Stdin);
-    }
-    if a.inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
-        return Err("standard input ('-') can be read only once".into());
-    }
+    a.input.finish()?;
     Ok(Command::Run(a))
 }

@@ -5,6 +5,7 @@
 //! everywhere by construction.
 
 pub mod aggregate;
+pub mod flags;
 pub mod hist;
 pub mod input;
 pub mod slo;

@@ -80,8 +80,8 @@ fn run() -> Result<ExitCode, Error> {
         Command::Run(a) => a,
     };
 
-    let opened = wf_agg::open_all(&a.inputs).map_err(Error::Read)?;
-    let mut agg = Aggregator::new(a.opts.clone());
+    let opened = wf_agg::open_all(&a.input.inputs).map_err(Error::Read)?;
+    let mut agg = Aggregator::new(a.input.opts.clone());
     if a.txn_csv.is_some() || a.gap_csv.is_some() {
         let (txn, gap) = (create(&a.txn_csv)?, create(&a.gap_csv)?);
         agg.write_csv(txn, gap).map_err(|err| Error::Output {
@@ -89,9 +89,9 @@ fn run() -> Result<ExitCode, Error> {
             err,
         })?;
     }
-    let mut malformed = MalformedReporter::new("wf-agg", a.show_malformed);
+    let mut malformed = MalformedReporter::new("wf-agg", a.input.show_malformed);
     // A read error comes after the report of what was read: nothing read is lost.
-    let read_error = match wf_agg::read_all(&mut agg, opened, a.strict, &mut malformed) {
+    let read_error = match wf_agg::read_all(&mut agg, opened, a.input.strict, &mut malformed) {
         Ok(()) => None,
         Err(e @ ReadError::Read { .. }) => Some(Error::Read(e)),
         Err(e) => return Err(Error::Read(e)),

@@ -1,9 +1,8 @@
 //! wf-plot's command line.
 
 use lexopt::prelude::*;
-use wf_agg::Options;
+use wf_agg::flags::InputFlags;
 use wf_events::cli;
-use wf_events::Input;
 
 pub const USAGE: &str = "\
 wf-plot: a latency report of workflow events: charts and a page that opens from disk
@@ -61,24 +60,18 @@ pub enum Command {
 
 #[derive(Debug)]
 pub struct Args {
-    pub inputs: Vec<Input>,
+    pub input: InputFlags,
     pub out_dir: String,
     pub svg: bool,
     pub csv: bool,
-    pub opts: Options,
-    pub strict: bool,
-    pub show_malformed: u64,
 }
 
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
     let mut a = Args {
-        inputs: Vec::new(),
+        input: InputFlags::default(),
         out_dir: "report_out".into(),
         svg: false,
         csv: false,
-        opts: Options::default(),
-        strict: false,
-        show_malformed: 10,
     };
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
@@ -86,37 +79,20 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Short('h') => return Ok(Command::Help { long: false }),
             Long("help") => return Ok(Command::Help { long: true }),
             Short('V') | Long("version") => return Ok(Command::Version),
-            Short('f') | Long("file") => a
-                .inputs
-                .push(Input::from_arg(&cli::string(&mut p, "--file")?)),
-            Value(v) => {
-                let v = v
-                    .into_string()
-                    .map_err(|v| format!("file name {v:?} is not UTF-8"))?;
-                a.inputs.push(Input::from_arg(&v));
-            }
+            Short('f') => a.input.take_long("file", &mut p)?,
+            Value(v) => a.input.take_file(v)?,
             Short('o') | Long("out-dir") => a.out_dir = cli::string(&mut p, "--out-dir")?,
             Long("svg") => a.svg = true,
             Long("csv") => a.csv = true,
-            Long("top") => a.opts.top = cli::value(&mut p, "--top", "a whole number")?,
-            Long("outlier-ms") => {
-                a.opts.outlier_ms = cli::value(&mut p, "--outlier-ms", "whole milliseconds")?
-            }
-            Long("derive-inter-step") => a.opts.derive_inter_step = true,
-            Long("open-ttl") => a.opts.open_ttl_ms = cli::duration_ms(&mut p, "--open-ttl")?,
-            Long("strict") => a.strict = true,
-            Long("show-malformed") => {
-                a.show_malformed = cli::value(&mut p, "--show-malformed", "a whole number")?
+            // Every other long flag is one of the input flags, or unknown.
+            Long(name) => {
+                let name = name.to_string();
+                a.input.take_long(&name, &mut p)?
             }
             other => return Err(cli::unexpected(other)),
         }
     }
-    if a.inputs.is_empty() {
-        a.inputs.push(Input::Stdin);
-    }
-    if a.inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
-        return Err("standard input ('-') can be read only once".into());
-    }
+    a.input.finish()?;
     if a.out_dir.is_empty() {
         return Err("--out-dir needs a folder name".into());
     }

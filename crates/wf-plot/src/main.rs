@@ -83,12 +83,12 @@ fn run() -> Result<ExitCode, Error> {
         Command::Run(a) => a,
     };
 
-    let opened = wf_agg::open_all(&a.inputs).map_err(Error::Read)?;
+    let opened = wf_agg::open_all(&a.input.inputs).map_err(Error::Read)?;
     let dir = PathBuf::from(&a.out_dir);
     fs::create_dir_all(&dir).map_err(output(&dir))?;
     let mut written: Vec<PathBuf> = Vec::new();
 
-    let mut agg = Aggregator::new(a.opts.clone());
+    let mut agg = Aggregator::new(a.input.opts.clone());
     if a.csv {
         let txn = dir.join("txn_durations.csv");
         let gap = dir.join("inter_step_gaps.csv");
@@ -96,9 +96,9 @@ fn run() -> Result<ExitCode, Error> {
             .map_err(output(&txn))?;
         written.extend([txn, gap]);
     }
-    let mut malformed = MalformedReporter::new("wf-plot", a.show_malformed);
+    let mut malformed = MalformedReporter::new("wf-plot", a.input.show_malformed);
     // A read error comes after the report of what was read: nothing read is lost.
-    let read_error = match wf_agg::read_all(&mut agg, opened, a.strict, &mut malformed) {
+    let read_error = match wf_agg::read_all(&mut agg, opened, a.input.strict, &mut malformed) {
         Ok(()) => None,
         Err(e @ ReadError::Read { .. }) => Some(Error::Read(e)),
         Err(e) => return Err(Error::Read(e)),
@@ -136,7 +136,12 @@ fn run() -> Result<ExitCode, Error> {
         drawn.push((chart, a.svg));
     }
 
-    let names: Vec<String> = a.inputs.iter().map(|i| i.name().to_string()).collect();
+    let names: Vec<String> = a
+        .input
+        .inputs
+        .iter()
+        .map(|i| i.name().to_string())
+        .collect();
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     let html = page::render(&page::PageInput {
         report: &value,
