@@ -19,6 +19,23 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit status for a runtime or input error.
 pub const EXIT_FAILURE: u8 = 1;
 
+/// Prints `usage`, and `long_help` after it for `--help`, on standard output.
+pub fn print_help(usage: &str, long_help: &str, long: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(usage.as_bytes())?;
+    if long {
+        out.write_all(long_help.as_bytes())?;
+    }
+    out.flush()
+}
+
+/// Prints `tool VERSION` on standard output.
+pub fn print_version(tool: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{tool} {}", crate::VERSION)?;
+    out.flush()
+}
+
 /// What a tool's error means for how the process ends.
 pub trait Failure: fmt::Display {
     /// A usage error: exit 2, with a pointer to `--help`.

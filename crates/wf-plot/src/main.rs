@@ -67,17 +67,11 @@ fn create(path: &Path) -> Result<Box<dyn Write>, Error> {
 fn run() -> Result<ExitCode, Error> {
     let a = match args::parse(std::env::args_os().skip(1)).map_err(Error::Usage)? {
         Command::Help { long } => {
-            let mut out = io::stdout().lock();
-            out.write_all(args::USAGE.as_bytes())
-                .map_err(Error::Stdout)?;
-            if long {
-                out.write_all(args::LONG_HELP.as_bytes())
-                    .map_err(Error::Stdout)?;
-            }
+            cli::print_help(args::USAGE, args::LONG_HELP, long).map_err(Error::Stdout)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Version => {
-            println!("wf-plot {}", wf_events::VERSION);
+            cli::print_version("wf-plot").map_err(Error::Stdout)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Run(a) => a,

@@ -94,17 +94,11 @@ const DRAIN: Duration = Duration::from_secs(5);
 fn run() -> Result<ExitCode, Error> {
     let a = match args::parse(std::env::args_os().skip(1)).map_err(Error::Usage)? {
         Command::Help { long } => {
-            let mut out = io::stdout().lock();
-            out.write_all(args::USAGE.as_bytes())
-                .map_err(Error::Stdout)?;
-            if long {
-                out.write_all(args::LONG_HELP.as_bytes())
-                    .map_err(Error::Stdout)?;
-            }
+            cli::print_help(args::USAGE, args::LONG_HELP, long).map_err(Error::Stdout)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Version => {
-            println!("wf-prom {}", wf_events::VERSION);
+            cli::print_version("wf-prom").map_err(Error::Stdout)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Run(a) => a,

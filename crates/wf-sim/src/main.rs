@@ -81,15 +81,11 @@ fn load_workflows(a: &args::Args) -> Result<WorkflowFile, Error> {
 fn run() -> Result<ExitCode, Error> {
     let a = match args::parse(std::env::args_os().skip(1)).map_err(Error::Usage)? {
         Command::Help { long } => {
-            let mut out = io::stdout().lock();
-            out.write_all(args::USAGE.as_bytes())?;
-            if long {
-                out.write_all(args::LONG_HELP.as_bytes())?;
-            }
+            cli::print_help(args::USAGE, args::LONG_HELP, long)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Version => {
-            println!("wf-sim {}", wf_events::VERSION);
+            cli::print_version("wf-sim")?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::ListWorkflows(a) => {
