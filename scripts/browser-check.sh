@@ -7,16 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null; then
-  echo "browser-check: installing chromium"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
-
 bin=$PWD/target/release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source scripts/lib.sh
+need chromium chromium
 
 # The flags keep Chromium off the network (this machine has none) and quiet.
 chrome() {

@@ -1,6 +1,6 @@
-# Shared by the check scripts: count and print results, and a closing line that
-# CI reads ("NAME: N passed, M failed"). Source it; it defines ok, fail, expect
-# and summary.
+# Shared by the check scripts: count and print results, a closing line that CI
+# reads ("NAME: N passed, M failed"), and installing what a check needs. Source
+# it; it defines ok, fail, expect, summary and need.
 passed=0
 failed=0
 
@@ -16,4 +16,14 @@ expect() {
 summary() {
   echo "$1: $passed passed, $failed failed"
   [[ $failed -eq 0 ]]
+}
+
+# need COMMAND PACKAGE: installs Debian's PACKAGE when COMMAND is missing (as root,
+# idempotently); fails loudly if it cannot.
+need() {
+  command -v "$1" >/dev/null && return 0
+  echo "$(basename "$0"): installing $2 (for $1)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  command -v "$1" >/dev/null || { echo "$(basename "$0"): $2 did not provide $1" >&2; exit 1; }
 }

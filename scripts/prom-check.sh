@@ -6,14 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v promtool >/dev/null; then
-  echo "prom-check: installing prometheus (for promtool)"
-  apt-get update -qq
-  # policy-rc.d keeps the package from starting its own server.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
-fi
-
 source scripts/lib.sh
+# policy-rc.d keeps Debian's packages from starting services of their own.
+need promtool prometheus
 bin=$PWD/target/release
 tmp=$(mktemp -d)
 pid=

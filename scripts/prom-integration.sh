@@ -10,13 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v prometheus >/dev/null; then
-  echo "prom-integration: installing prometheus"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
-fi
-
 source scripts/lib.sh
+# policy-rc.d keeps Debian's packages from starting services of their own.
+need prometheus prometheus
 bin=$PWD/target/release
 tmp=$(mktemp -d)
 pids=()
