@@ -15,6 +15,7 @@ use wf_events::{
 };
 
 use crate::hist::{Hist, Summary};
+use crate::state::{self, SavedOptions, SavedRow, State};
 use crate::timeline::Timeline;
 
 /// The seed's outlier threshold for inter-step gaps.
@@ -53,6 +54,12 @@ struct Row {
 }
 
 impl Row {
+    fn add(&mut self, saved: &SavedRow) {
+        self.count += saved.count;
+        self.errors += saved.errors;
+        self.hist.merge(&(&saved.duration_ms).into());
+    }
+
     fn record(&mut self, duration_ms: Option<i64>, status: Status) {
         self.count += 1;
         if status == Status::Error {
@@ -64,40 +71,48 @@ impl Row {
     }
 }
 
-/// A kept transaction: (duration, order of closing reversed, id), so that the
-/// heap's least entry is the shortest and, among equals, the last closed.
-type Kept = (i64, Reverse<u64>, Box<str>);
+/// A kept transaction: (duration, close time reversed, id reversed), so that
+/// the heap's least entry is the one a report would list last: the shortest and,
+/// among equals, the latest closed, then the greatest id. The order depends on
+/// the events alone, not on the order they arrived in, so that states merge.
+type Kept = (i64, Reverse<i64>, Reverse<Box<str>>);
 
-/// The N slowest transactions; ties keep the one closed first, as the seed does.
+/// The N slowest transactions; ties go to the one closed first, then the least id.
 #[derive(Clone, Debug, Default)]
 struct Slowest {
     keep: usize,
-    seq: u64,
     heap: BinaryHeap<Reverse<Kept>>,
 }
 
 impl Slowest {
-    fn offer(&mut self, txn_id: &str, duration_ms: i64) {
-        self.seq += 1;
+    fn offer(&mut self, txn_id: &str, duration_ms: i64, close_ts_ms: i64) {
         if self.keep == 0 {
             return;
         }
+        let candidate = (duration_ms, Reverse(close_ts_ms), Reverse(txn_id.into()));
         if self.heap.len() == self.keep {
             match self.heap.peek() {
-                Some(Reverse((min, _, _))) if duration_ms > *min => {
+                Some(Reverse(least)) if candidate > *least => {
                     self.heap.pop();
                 }
                 _ => return,
             }
         }
-        self.heap
-            .push(Reverse((duration_ms, Reverse(self.seq), txn_id.into())));
+        self.heap.push(Reverse(candidate));
+    }
+
+    /// Most to least: (duration, close time, id).
+    fn sorted(&self) -> Vec<(i64, i64, Box<str>)> {
+        let mut v: Vec<Kept> = self.heap.iter().map(|Reverse(x)| x.clone()).collect();
+        v.sort_by(|a, b| b.cmp(a));
+        v.into_iter()
+            .map(|(d, Reverse(ts), Reverse(id))| (d, ts, id))
+            .collect()
     }
 
     fn list(&self) -> Vec<SlowTxn> {
-        let mut v: Vec<_> = self.heap.iter().map(|Reverse(x)| x.clone()).collect();
-        v.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-        v.into_iter()
+        self.sorted()
+            .into_iter()
             .map(|(duration_ms, _, txn_id)| SlowTxn {
                 txn_id: txn_id.into(),
                 duration_ms,
@@ -174,7 +189,7 @@ impl Observer for Stats {
         self.txn.record(t.duration_ms);
         self.timeline
             .record(t.close_ts_ms, t.duration_ms, t.status == Status::Error);
-        self.slowest.offer(t.txn_id, t.duration_ms);
+        self.slowest.offer(t.txn_id, t.duration_ms, t.close_ts_ms);
         self.workflows
             .entry(t.workflow)
             .or_default()
@@ -355,8 +370,16 @@ impl Aggregator {
         self.stats.by_type.iter().sum()
     }
 
-    /// The report of everything applied so far.
-    pub fn report(&self) -> Report {
+    /// Reports the gaps of transactions still in their grace (see
+    /// [`Tracker::with_step_grace`]): the end of the input.
+    pub fn flush(&mut self) {
+        self.tracker.flush(&mut self.stats);
+    }
+
+    /// The report of everything applied so far (after [`Aggregator::flush`],
+    /// which it does).
+    pub fn report(&mut self) -> Report {
+        self.flush();
         let s = &self.stats;
         let names = self.tracker.names();
         let counts = self.tracker.counts();
@@ -450,6 +473,134 @@ impl Aggregator {
 }
 
 impl Aggregator {
+    /// Everything counted so far, to save and merge later.
+    pub fn to_state(&mut self) -> State {
+        self.flush();
+        let s = &self.stats;
+        let names = self.tracker.names();
+        let name = |sym: Option<Sym>| sym.map(|w| names.name(w).to_string());
+        let mut workflows: Vec<SavedRow> = s
+            .workflows
+            .iter()
+            .map(|(&wf, row)| SavedRow {
+                workflow: name(wf),
+                step: None,
+                count: row.count,
+                errors: row.errors,
+                duration_ms: (&row.hist).into(),
+            })
+            .collect();
+        workflows.sort_by(|a, b| a.workflow.cmp(&b.workflow));
+        let mut steps: Vec<SavedRow> = s
+            .steps
+            .iter()
+            .map(|(&(wf, step), row)| SavedRow {
+                workflow: name(wf),
+                step: name(Some(step)),
+                count: row.count,
+                errors: row.errors,
+                duration_ms: (&row.hist).into(),
+            })
+            .collect();
+        steps.sort_by(|a, b| (&a.workflow, &a.step).cmp(&(&b.workflow, &b.step)));
+        let mut errors: Vec<(String, u64)> =
+            s.errors.iter().map(|(e, &c)| (e.to_string(), c)).collect();
+        errors.sort();
+        let counts = self.tracker.counts();
+        State {
+            format: state::FORMAT.into(),
+            options: SavedOptions {
+                outlier_ms: s.opts.outlier_ms,
+                derive_inter_step: s.opts.derive_inter_step,
+                top: s.opts.top,
+            },
+            by_type: s.by_type,
+            malformed: s.malformed,
+            first_ts_ms: s.span.map(|(lo, _)| lo),
+            last_ts_ms: s.span.map(|(_, hi)| hi),
+            watermark_ts_ms: self.tracker.watermark(),
+            transactions: (&s.txn).into(),
+            slowest: s
+                .slowest
+                .sorted()
+                .into_iter()
+                .map(|(d, ts, id)| (d, ts, id.into()))
+                .collect(),
+            gaps: (&s.gaps).into(),
+            injected_gaps: (&s.injected_gaps).into(),
+            outliers: s.outliers,
+            injected: s.injected,
+            lateness: (&s.lateness).into(),
+            workflows,
+            steps,
+            errors,
+            closed: counts.closed,
+            duplicates: counts.duplicates,
+            orphan_closes: counts.orphan_closes,
+            abandoned: counts.abandoned,
+            in_flight: self.tracker.in_flight(),
+        }
+    }
+
+    /// Adds a saved state to this aggregator, as if its events had been applied
+    /// here. Fails, changing nothing, when the state was counted with other
+    /// options.
+    pub fn merge_state(&mut self, st: State) -> Result<(), String> {
+        let o = &self.stats.opts;
+        let mine = SavedOptions {
+            outlier_ms: o.outlier_ms,
+            derive_inter_step: o.derive_inter_step,
+            top: o.top,
+        };
+        if st.options != mine {
+            return Err(format!(
+                "counted with other options ({:?}, here {:?})",
+                st.options, mine
+            ));
+        }
+        let s = &mut self.stats;
+        for (mine, theirs) in s.by_type.iter_mut().zip(st.by_type) {
+            *mine += theirs;
+        }
+        s.malformed += st.malformed;
+        if let (Some(lo), Some(hi)) = (st.first_ts_ms, st.last_ts_ms) {
+            s.span = Some(match s.span {
+                None => (lo, hi),
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+            });
+        }
+        s.txn.merge(&(&st.transactions).into());
+        for (d, ts, id) in &st.slowest {
+            s.slowest.offer(id, *d, *ts);
+        }
+        s.gaps.merge(&(&st.gaps).into());
+        s.injected_gaps.merge(&(&st.injected_gaps).into());
+        s.outliers += st.outliers;
+        s.injected += st.injected;
+        s.lateness.merge(&(&st.lateness).into());
+        for row in &st.workflows {
+            let wf = row.workflow.as_deref().map(|w| self.tracker.intern(w));
+            s.workflows.entry(wf).or_default().add(row);
+        }
+        for row in &st.steps {
+            let wf = row.workflow.as_deref().map(|w| self.tracker.intern(w));
+            let step = self.tracker.intern(row.step.as_deref().unwrap_or(""));
+            s.steps.entry((wf, step)).or_default().add(row);
+        }
+        for (e, c) in &st.errors {
+            match s.errors.get_mut(e.as_str()) {
+                Some(n) => *n += c,
+                None => {
+                    s.errors.insert(e.as_str().into(), *c);
+                }
+            }
+        }
+        let counts = st.tracker_counts();
+        self.tracker
+            .absorb(counts, st.in_flight, st.watermark_ts_ms, &mut self.stats);
+        Ok(())
+    }
+
     /// The distribution of transaction durations.
     pub fn transaction_hist(&self) -> &Hist {
         &self.stats.txn

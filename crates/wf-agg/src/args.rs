@@ -1,16 +1,22 @@
 //! wf-agg's command line.
 
 use lexopt::prelude::*;
+use std::time::Duration;
 use wf_agg::flags::InputFlags;
+
 use wf_events::cli;
+use wf_events::kafka::{self, ConsumerFlags};
 
 pub const USAGE: &str = "\
 wf-agg: aggregate workflow events into latency percentiles, gaps, errors and counts
 
 Usage: wf-agg [OPTIONS] [FILE]...
+       wf-agg [OPTIONS] --kafka-bootstrap HOSTS
+       wf-agg merge [--json] [--fail-on EXPR]... [--state-out FILE] STATE...
 
 Reads JSON-lines events from the FILEs in turn, or standard input when there is
-none or a FILE is '-', and prints one report when the input ends.
+none or a FILE is '-', or from Kafka, and prints one report when the input ends.
+'merge' prints the report of saved states (--state-out) together.
 
 Options:
   -f, --file FILE          read events from FILE (repeatable; same as a FILE argument)
@@ -28,6 +34,16 @@ Options:
       --fail-on EXPR       exit 3 if the objective is violated, e.g. 'p99>2s' or
                            'step:charge_card:p95>500ms' (repeatable; see --help)
       --show-malformed N   report the first N malformed lines on stderr [default: 10]
+      --state-out FILE     also save the exact counts, for 'wf-agg merge'
+
+Kafka:
+      --kafka-bootstrap H  consume from Kafka at H (host:port,…) as a group member
+      --kafka-topics T…    topics [default: workflow.transactions workflow.steps]
+      --kafka-group G      consumer group [default: workflow-aggregator]
+      --kafka-max-events N stop after N events
+      --kafka-idle-timeout S  stop after S seconds with nothing new [default: 5]
+      --from-beginning     ignore the group's committed offsets
+      --kafka-config K=V   a librdkafka setting (repeatable): SASL, TLS…
   -h, --help               short help (--help: long help with examples)
   -V, --version            print the version
 ";
@@ -45,6 +61,12 @@ whole input malformed, unknown_type, orphan_closes, abandoned, duplicates,
 open_at_end, outliers; OP one of > >= < <=. An objective with no data to check
 (no such step) counts as violated. The report is printed either way; each
 violation is one line on stderr.
+
+With --kafka-bootstrap, wf-agg joins the consumer group and reads until
+--kafka-max-events or --kafka-idle-timeout (or Ctrl-C), in event-time order
+across its partitions. It commits the offsets of what it counted only after the
+report (and --state-out) are written: at-least-once. Malformed messages are
+reported as TOPIC[PARTITION]:OFFSET. Scaling out: docs/scaling.md.
 
 Exit status: 0 success, 1 an input or output error (or a malformed line with
 --strict), 2 a usage error, 3 an objective of --fail-on was violated.
@@ -65,6 +87,12 @@ Examples:
   Fail a CI job on the first bad line:
     wf-agg --strict events.jsonl > /dev/null
 
+  Three consumers in one group, then one report of all of them:
+    wf-agg --kafka-bootstrap localhost:9092 --state-out a.state > /dev/null &
+    wf-agg --kafka-bootstrap localhost:9092 --state-out b.state > /dev/null &
+    wf-agg --kafka-bootstrap localhost:9092 --state-out c.state > /dev/null
+    wait; wf-agg merge a.state b.state c.state
+
   Fail a CI job on a latency or error regression:
     wf-sim --samples 10000 | wf-agg --fail-on 'p99>40s' --fail-on 'error_rate>0.1'
 ";
@@ -74,6 +102,7 @@ pub enum Command {
     Help { long: bool },
     Version,
     Run(Args),
+    Merge(Args),
 }
 
 #[derive(Debug)]
@@ -83,6 +112,10 @@ pub struct Args {
     pub txn_csv: Option<String>,
     pub gap_csv: Option<String>,
     pub fail_on: Vec<wf_agg::slo::Objective>,
+    pub state_out: Option<String>,
+    pub kafka: ConsumerFlags,
+    pub max_events: Option<u64>,
+    pub idle: Duration,
 }
 
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
@@ -92,7 +125,16 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         txn_csv: None,
         gap_csv: None,
         fail_on: Vec::new(),
+        state_out: None,
+        kafka: ConsumerFlags::new("workflow-aggregator"),
+        max_events: None,
+        idle: Duration::from_secs(5),
     };
+    let mut args = args.into_iter().peekable();
+    let merge = args.peek().is_some_and(|a| a == "merge");
+    if merge {
+        args.next();
+    }
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         match arg {
@@ -108,14 +150,39 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
                 &mut p,
                 "--fail-on",
             )?)?),
-            // Every other long flag is one of the input flags, or unknown.
-            Long(name) => {
+            Long("state-out") => a.state_out = Some(cli::string(&mut p, "--state-out")?),
+            Long("kafka-max-events") if !merge => {
+                a.max_events = Some(cli::value(&mut p, "--kafka-max-events", "a whole number")?)
+            }
+            Long("kafka-idle-timeout") if !merge => {
+                a.idle = kafka::seconds(&mut p, "--kafka-idle-timeout")?
+            }
+            // Every other long flag is a Kafka or an input flag, or unknown.
+            Long(name) if !merge => {
                 let name = name.to_string();
-                a.input.take_long(&name, &mut p)?
+                if !a.kafka.take_long(&name, &mut p)? {
+                    a.input.take_long(&name, &mut p)?
+                }
             }
             other => return Err(cli::unexpected(other)),
         }
     }
-    a.input.finish()?;
+    if merge {
+        if a.input.inputs.is_empty() {
+            return Err("merge needs at least one state file".into());
+        }
+        return Ok(Command::Merge(a));
+    }
+    a.kafka.finish()?;
+    if a.kafka.bootstrap.is_some() {
+        if !a.input.inputs.is_empty() {
+            return Err("read from files or from Kafka, not both".into());
+        }
+    } else {
+        if a.max_events.is_some() {
+            return Err("--kafka-max-events needs --kafka-bootstrap".into());
+        }
+        a.input.finish()?;
+    }
     Ok(Command::Run(a))
 }

@@ -149,6 +149,23 @@ impl Hist {
         dense.chain(rest)
     }
 
+    /// A histogram of the given (value, count) pairs, as [`Hist::sorted`] gives
+    /// them.
+    pub fn from_counts(pairs: &[(i64, u64)]) -> Hist {
+        let mut h = Hist::new();
+        for &(v, c) in pairs.iter().filter(|(_, c)| *c > 0) {
+            h.add(v, c);
+            if h.n == 0 {
+                (h.min, h.max) = (v, v);
+            } else {
+                (h.min, h.max) = (h.min.min(v), h.max.max(v));
+            }
+            h.n += c;
+            h.sum += i128::from(v) * i128::from(c);
+        }
+        h
+    }
+
     /// Distinct values with their counts, smallest first.
     pub fn sorted(&self) -> Vec<(i64, u64)> {
         let mut v: Vec<(i64, u64)> = self.iter().collect();

@@ -9,6 +9,7 @@ pub mod flags;
 pub mod hist;
 pub mod input;
 pub mod slo;
+pub mod state;
 pub mod text;
 pub mod timeline;
 

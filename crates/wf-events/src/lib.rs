@@ -10,6 +10,8 @@ pub mod event;
 pub mod follow;
 pub mod hash;
 pub mod intern;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod pipeline;
 pub mod source;
 pub mod tracker;
@@ -19,7 +21,10 @@ pub use event::{parse_line, write_line, Event, EventType, ParseError, Status};
 pub use intern::{Interner, Sym};
 pub use pipeline::{for_each_event, Item};
 pub use source::{is_blank, Input, LineReader};
-pub use tracker::{ClosedTxn, ObservedGap, Observer, StepDone, Tracker, TrackerCounts, Wait};
+pub use tracker::{
+    ClosedTxn, InFlight, InFlightStep, ObservedGap, Observer, StepDone, Tracker, TrackerCounts,
+    Wait,
+};
 
 /// This crate's version, which every tool reports as its own.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -117,6 +117,9 @@ struct TxnState {
     workflow: Option<Sym>,
     had_error: bool,
     steps: Vec<StepSlot>,
+    /// Closed and counted; kept for the grace so late step events still count
+    /// for its gaps.
+    done: bool,
 }
 
 impl TxnState {
@@ -128,6 +131,7 @@ impl TxnState {
             workflow: None,
             had_error: false,
             steps: Vec::new(),
+            done: false,
         }
     }
 
@@ -165,7 +169,16 @@ pub struct Tracker {
     /// Transactions opened and neither closed nor evicted, kept as they change so
     /// that a live gauge reads it at no cost.
     open_now: u64,
+    /// How long (event time) after its close a transaction's late step events
+    /// still count for its gaps.
+    grace_ms: i64,
+    /// Closed transactions in their grace: (when it ends, id), in closing order.
+    closing: VecDeque<(i64, Box<str>)>,
 }
+
+/// Default grace for step events that arrive after their transaction's close
+/// (two topics read at different paces): 30 s of event time.
+pub const DEFAULT_STEP_GRACE_MS: u64 = 30_000;
 
 impl Tracker {
     /// A tracker evicting transactions open longer than `open_ttl_ms` of event time;
@@ -182,6 +195,29 @@ impl Tracker {
             next_sweep: i64::MIN,
             counts: TrackerCounts::default(),
             open_now: 0,
+            grace_ms: DEFAULT_STEP_GRACE_MS as i64,
+            closing: VecDeque::new(),
+        }
+    }
+
+    /// Sets how long (event time) after a transaction's close its late step
+    /// events still count for its gaps. The gaps are reported when the grace
+    /// ends or at [`Tracker::flush`]; counts and durations are not delayed.
+    pub fn with_step_grace(mut self, grace_ms: u64) -> Tracker {
+        self.grace_ms = i64::try_from(grace_ms).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// Reports the gaps of every closed transaction still in its grace.
+    pub fn flush<O: Observer>(&mut self, obs: &mut O) {
+        while let Some((_, id)) = self.closing.pop_front() {
+            self.finish_closed(&id, obs);
+        }
+    }
+
+    fn finish_closed<O: Observer>(&mut self, id: &str, obs: &mut O) {
+        if let Some(mut st) = self.txns.remove(id) {
+            self.emit_gaps(id, &mut st, obs);
         }
     }
 
@@ -208,7 +244,7 @@ impl Tracker {
     pub fn waiting_closes(&self) -> u64 {
         self.txns
             .values()
-            .filter(|s| s.early_close.is_some())
+            .filter(|s| s.early_close.is_some() && !s.done)
             .count() as u64
     }
 
@@ -219,6 +255,14 @@ impl Tracker {
         }
         if ev.ts_ms > self.watermark {
             self.watermark = ev.ts_ms;
+            while let Some((due, _)) = self.closing.front() {
+                if *due > self.watermark {
+                    break;
+                }
+                if let Some((_, id)) = self.closing.pop_front() {
+                    self.finish_closed(&id, obs);
+                }
+            }
             if self.watermark >= self.next_sweep {
                 self.sweep(obs);
             }
@@ -241,7 +285,7 @@ impl Tracker {
         let workflow = ev.workflow.as_deref().map(|w| self.names.intern(w));
         let id: &str = &ev.txn_id;
         if let Some(st) = self.txns.get_mut(id) {
-            if st.open_ts.is_some() {
+            if st.open_ts.is_some() || st.done {
                 self.counts.duplicates += 1;
                 obs.duplicate(ev);
                 return;
@@ -271,7 +315,7 @@ impl Tracker {
     fn close<O: Observer>(&mut self, ev: &Event<'_>, obs: &mut O) {
         let id: &str = &ev.txn_id;
         if let Some(st) = self.txns.get_mut(id) {
-            if st.early_close.is_some() {
+            if st.early_close.is_some() || st.done {
                 self.counts.duplicates += 1;
                 obs.duplicate(ev);
                 return;
@@ -304,20 +348,28 @@ impl Tracker {
         status: Status,
         obs: &mut O,
     ) {
-        let Some(mut st) = self.txns.remove(id) else {
+        let Some(st) = self.txns.get_mut(id) else {
             return;
         };
         self.counts.closed += 1;
-        self.emit_gaps(id, &mut st, obs);
+        st.done = true;
+        let workflow = st.workflow;
         obs.transaction_closed(&ClosedTxn {
             txn_id: id,
-            workflow: st.workflow,
-            workflow_name: st.workflow.map(|w| self.names.name(w)),
+            workflow,
+            workflow_name: workflow.map(|w| self.names.name(w)),
             open_ts_ms: open_ts,
             close_ts_ms: close_ts,
             duration_ms: close_ts.saturating_sub(open_ts),
             status,
         });
+        // Its gaps wait for the grace: a step event may still come.
+        if self.grace_ms > 0 {
+            self.closing
+                .push_back((close_ts.saturating_add(self.grace_ms), id.into()));
+        } else {
+            self.finish_closed(id, obs);
+        }
         let h = hash_one(id);
         if self.closed_ids.insert(h) {
             if self.closed_generations.is_empty() {
@@ -508,7 +560,7 @@ impl Tracker {
         let open_now = &mut self.open_now;
         self.txns.retain(|id, st| {
             let since = st.open_ts.unwrap_or(st.first_seen_ts);
-            if since >= cutoff {
+            if since >= cutoff || st.done {
                 return true;
             }
             match (st.open_ts, st.early_close) {
@@ -523,6 +575,140 @@ impl Tracker {
             }
             false
         });
+    }
+}
+
+/// A transaction in flight, by names: what a saved state keeps of one, so that
+/// states from different consumers (or before and after a restart) can pair a
+/// transaction's open in one with its close in another.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InFlight {
+    pub txn_id: String,
+    pub first_seen_ts_ms: i64,
+    pub open_ts_ms: Option<i64>,
+    /// A close seen before its open, and whether it was an error.
+    pub close_ts_ms: Option<i64>,
+    pub close_error: bool,
+    pub workflow: Option<String>,
+    pub had_error: bool,
+    pub steps: Vec<InFlightStep>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InFlightStep {
+    pub step: String,
+    pub open_ts_ms: Option<i64>,
+    pub done_ts_ms: Option<i64>,
+    pub planned_wait_ms: Option<i64>,
+}
+
+impl Tracker {
+    /// A name's number, interning it.
+    pub fn intern(&mut self, name: &str) -> Sym {
+        self.names.intern(name)
+    }
+
+    /// The transactions in flight, by id (closed ones in their grace are not:
+    /// [`Tracker::flush`] first).
+    pub fn in_flight(&self) -> Vec<InFlight> {
+        let name = |s: Sym| self.names.name(s).to_string();
+        let mut v: Vec<InFlight> = self
+            .txns
+            .iter()
+            .filter(|(_, st)| !st.done)
+            .map(|(id, st)| InFlight {
+                txn_id: id.to_string(),
+                first_seen_ts_ms: st.first_seen_ts,
+                open_ts_ms: st.open_ts,
+                close_ts_ms: st.early_close.map(|(ts, _)| ts),
+                close_error: st.early_close.is_some_and(|(_, s)| s == Status::Error),
+                workflow: st.workflow.map(name),
+                had_error: st.had_error,
+                steps: st
+                    .steps
+                    .iter()
+                    .map(|s| InFlightStep {
+                        step: name(s.step),
+                        open_ts_ms: s.open_ts,
+                        done_ts_ms: s.done_ts,
+                        planned_wait_ms: s.planned,
+                    })
+                    .collect(),
+            })
+            .collect();
+        v.sort_by(|a, b| a.txn_id.cmp(&b.txn_id));
+        v
+    }
+
+    /// Takes in another tracker's counts and transactions in flight (from a saved
+    /// state): a transaction open in one and closed in the other completes here,
+    /// with its steps' gaps, as if one tracker had seen both.
+    pub fn absorb<O: Observer>(
+        &mut self,
+        counts: TrackerCounts,
+        in_flight: Vec<InFlight>,
+        watermark: Option<i64>,
+        obs: &mut O,
+    ) {
+        self.counts.closed += counts.closed;
+        self.counts.duplicates += counts.duplicates;
+        self.counts.orphan_closes += counts.orphan_closes;
+        self.counts.abandoned += counts.abandoned;
+        if let Some(w) = watermark {
+            self.watermark = self.watermark.max(w);
+        }
+        for t in in_flight {
+            let workflow = t.workflow.as_deref().map(|w| self.names.intern(w));
+            let steps: Vec<(Sym, InFlightStep)> = t
+                .steps
+                .into_iter()
+                .map(|s| (self.names.intern(&s.step), s))
+                .collect();
+            let st = self
+                .txns
+                .entry(t.txn_id.as_str().into())
+                .or_insert_with(|| TxnState::new(t.first_seen_ts_ms));
+            if st.done {
+                // Closed here already, in its grace: only late steps to add.
+                for (sym, s) in steps {
+                    let slot = st.slot(sym);
+                    slot.open_ts = slot.open_ts.or(s.open_ts_ms);
+                    slot.done_ts = slot.done_ts.or(s.done_ts_ms);
+                    slot.planned = slot.planned.or(s.planned_wait_ms);
+                }
+                continue;
+            }
+            let was_open = st.open_ts.is_some() && st.early_close.is_none();
+            st.first_seen_ts = st.first_seen_ts.min(t.first_seen_ts_ms);
+            st.open_ts = st.open_ts.or(t.open_ts_ms);
+            if st.early_close.is_none() {
+                let status = if t.close_error {
+                    Status::Error
+                } else {
+                    Status::Ok
+                };
+                st.early_close = t.close_ts_ms.map(|ts| (ts, status));
+            }
+            st.workflow = st.workflow.or(workflow);
+            st.had_error |= t.had_error;
+            for (sym, s) in steps {
+                let slot = st.slot(sym);
+                slot.open_ts = slot.open_ts.or(s.open_ts_ms);
+                slot.done_ts = slot.done_ts.or(s.done_ts_ms);
+                slot.planned = slot.planned.or(s.planned_wait_ms);
+            }
+            let (open, close) = (st.open_ts, st.early_close);
+            if was_open {
+                self.open_now = self.open_now.saturating_sub(1);
+            }
+            match (open, close) {
+                (Some(open_ts), Some((close_ts, status))) => {
+                    self.complete(&t.txn_id, open_ts, close_ts, status, obs);
+                }
+                (Some(_), None) => self.open_now += 1,
+                _ => {}
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use lexopt::prelude::*;
 use wf_events::cli;
+use wf_events::kafka::ConsumerFlags;
 use wf_events::tracker::DEFAULT_OPEN_TTL_MS;
 
 pub const USAGE: &str = "\
@@ -9,7 +10,7 @@ wf-prom: a live Prometheus exporter for workflow events
 
 Usage: wf-prom [OPTIONS]
 
-Reads JSON-lines events from standard input (or --file) as they come and serves
+Reads JSON-lines events from standard input (or --file, or Kafka) as they come and serves
 their metrics over HTTP: /metrics (Prometheus text, or OpenMetrics when the
 scraper asks for it), /health and /info.
 
@@ -32,6 +33,14 @@ Options:
       --txn-buckets LIST transaction duration buckets, seconds, comma-separated
       --step-buckets LIST step duration buckets, seconds
       --gap-buckets LIST inter-step gap buckets, seconds
+
+Kafka:
+      --kafka-bootstrap H  consume from Kafka at H (host:port,…) as a group member
+      --kafka-topics T…    topics [default: workflow.transactions workflow.steps]
+      --kafka-group G      consumer group [default: wf-prom-exporter]
+      --from-beginning     ignore the group's committed offsets
+      --kafka-config K=V   a librdkafka setting (repeatable): SASL, TLS…
+
   -h, --help             short help (--help: long help with examples)
   -V, --version          print the version
 ";
@@ -40,6 +49,13 @@ pub const LONG_HELP: &str = "
 Counts on /metrics equal wf-agg's on the same events: events by type,
 transactions, outliers, injected outliers. Metrics are in base units (seconds)
 with Prometheus names; docs/wf-prom.md lists them.
+
+With --kafka-bootstrap, wf-prom joins the consumer group, applies events in
+event-time order across its partitions and commits the offsets of what it
+applied every second and before a rebalance takes partitions away
+(at-least-once). It exports each partition's lag (wf_kafka_consumer_lag), keeps
+serving while the broker is away, and reconnects by itself. Run several in one
+group and sum their series in Prometheus: docs/scaling.md.
 
 SIGINT and SIGTERM stop it cleanly (requests being answered finish first).
 
@@ -57,6 +73,10 @@ Examples:
   In the middle of a pipe, passing the events on:
     wf-sim --realtime | wf-prom --tee | wf-agg
 
+  Two exporters sharing the topics' partitions:
+    wf-prom --kafka-bootstrap localhost:9092 --listen 0.0.0.0:8001 &
+    wf-prom --kafka-bootstrap localhost:9092 --listen 0.0.0.0:8002 &
+
   One exporter per pipeline, told apart by a label:
     tail -F orders.jsonl | wf-prom --listen 0.0.0.0:8001 --const-label pipeline=orders
 ";
@@ -70,6 +90,7 @@ pub enum Command {
 
 #[derive(Debug)]
 pub struct Args {
+    pub kafka: ConsumerFlags,
     pub file: Option<String>,
     pub follow: bool,
     pub listen: String,
@@ -127,6 +148,7 @@ fn const_label(p: &mut lexopt::Parser) -> Result<(String, String), String> {
 
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
     let mut a = Args {
+        kafka: ConsumerFlags::new("wf-prom-exporter"),
         file: None,
         follow: false,
         listen: "127.0.0.1:8000".into(),
@@ -176,11 +198,21 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Long("txn-buckets") => a.txn_buckets = buckets(&mut p, "--txn-buckets")?,
             Long("step-buckets") => a.step_buckets = buckets(&mut p, "--step-buckets")?,
             Long("gap-buckets") => a.gap_buckets = buckets(&mut p, "--gap-buckets")?,
+            Long(name) => {
+                let name = name.to_string();
+                if !a.kafka.take_long(&name, &mut p)? {
+                    return Err(format!("unknown option '--{name}'"));
+                }
+            }
             other => return Err(cli::unexpected(other)),
         }
     }
     if a.follow && a.file.is_none() {
         return Err("--follow needs --file PATH".into());
+    }
+    a.kafka.finish()?;
+    if a.kafka.bootstrap.is_some() && (a.file.is_some() || a.tee) {
+        return Err("--kafka-bootstrap reads Kafka: it does not go with --file or --tee".into());
     }
     Ok(Command::Run(Box::new(a)))
 }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use prometheus_client::registry::Registry;
 use wf_events::cli::{self, MalformedReporter};
 use wf_events::follow::Follow;
+use wf_events::kafka::{self, EventConsumer, Handler, Origin, StopAt};
 use wf_events::{for_each_event, Input, Item, Tracker};
 
 use args::Command;
@@ -26,6 +27,7 @@ use server::Shared;
 
 enum Error {
     Usage(String),
+    Kafka(kafka::Error),
     Listen { addr: String, err: String },
     Input { name: String, err: io::Error },
     Signals(io::Error),
@@ -36,6 +38,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(m) => f.write_str(m),
+            Error::Kafka(e) => write!(f, "{e}"),
             Error::Listen { addr, err } => write!(f, "cannot listen on {addr}: {err}"),
             Error::Input { name, err } => write!(f, "{name}: {err}"),
             Error::Signals(e) => write!(f, "cannot handle signals: {e}"),
@@ -82,6 +85,69 @@ impl<R: Read> Read for Tee<R> {
     }
 }
 
+/// Where events come from.
+enum Source {
+    Reader(Box<dyn Read + Send>),
+    Kafka(Box<EventConsumer>),
+}
+
+/// Applies events to the tracker and the metrics.
+struct Ingest {
+    tracker: Tracker,
+    malformed: MalformedReporter,
+    metrics: Metrics,
+    progress: Arc<Progress>,
+}
+
+impl Ingest {
+    fn item(&mut self, item: Item<'_>, input: &dyn fmt::Display) -> ControlFlow<()> {
+        match item {
+            Item::Event(ev) => {
+                self.progress.events.fetch_add(1, Ordering::Relaxed);
+                self.progress
+                    .last_event_wall_ms
+                    .store(now_ms(), Ordering::Relaxed);
+                self.metrics.event(&ev);
+                if ev.kind != wf_events::EventType::Unknown {
+                    self.metrics.last_event.set(ev.ts_ms as f64 / 1000.0);
+                }
+                self.tracker.apply(&ev, &mut self.metrics);
+                self.metrics
+                    .open
+                    .set(self.tracker.open_transactions() as i64);
+            }
+            Item::Malformed { line_no, error } => {
+                self.progress.malformed.fetch_add(1, Ordering::Relaxed);
+                self.metrics.malformed.inc();
+                self.malformed.report(&input.to_string(), line_no, &error);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl Handler for Ingest {
+    fn item(&mut self, item: Item<'_>, origin: &Origin<'_>) -> ControlFlow<()> {
+        Ingest::item(self, item, origin)
+    }
+
+    fn status(&mut self, status: &kafka::Status) {
+        for l in &status.lag {
+            self.metrics
+                .kafka_lag
+                .get_or_create(&metrics::PartitionLabels {
+                    topic: l.topic.clone(),
+                    partition: l.partition.to_string(),
+                })
+                .set(l.lag);
+        }
+        for e in &status.errors {
+            self.metrics.kafka_errors.inc();
+            eprintln!("wf-prom: kafka: {e}");
+        }
+    }
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -105,23 +171,34 @@ fn run() -> Result<ExitCode, Error> {
     };
 
     let input = a.file.as_deref().map_or(Input::Stdin, Input::from_arg);
-    let opened = match (&input, a.follow) {
-        (Input::Path(path), true) => {
-            Follow::open(path).map(|f| Box::new(f) as Box<dyn Read + Send>)
+    let source = match &a.kafka.bootstrap {
+        Some(_) => Source::Kafka(Box::new(
+            EventConsumer::connect(&a.kafka).map_err(Error::Kafka)?,
+        )),
+        None => {
+            let opened = match (&input, a.follow) {
+                (Input::Path(path), true) => {
+                    Follow::open(path).map(|f| Box::new(f) as Box<dyn Read + Send>)
+                }
+                _ => input.open_raw(),
+            };
+            Source::Reader(opened.map_err(|err| Error::Input {
+                name: input.name().to_string(),
+                err,
+            })?)
         }
-        _ => input.open_raw(),
     };
-    let reader = opened.map_err(|err| Error::Input {
-        name: input.name().to_string(),
-        err,
-    })?;
+    let input_name = match &a.kafka.bootstrap {
+        Some(b) => format!("kafka://{b}/{}", a.kafka.topics.join(",")),
+        None => input.name().to_string(),
+    };
 
     let mut registry = Registry::with_labels(
         a.const_labels
             .iter()
             .map(|(k, v)| (k.clone().into(), v.clone().into())),
     );
-    let mut metrics = Metrics::register(
+    let metrics = Metrics::register(
         &mut registry,
         &metrics::Config {
             outlier_ms: a.outlier_ms,
@@ -134,6 +211,7 @@ fn run() -> Result<ExitCode, Error> {
             txn_buckets: a.txn_buckets.clone(),
             step_buckets: a.step_buckets.clone(),
             gap_buckets: a.gap_buckets.clone(),
+            kafka: a.kafka.bootstrap.is_some(),
         },
     );
     registry.register_collector(Box::new(process::ProcessCollector));
@@ -144,7 +222,8 @@ fn run() -> Result<ExitCode, Error> {
     }
     let progress = Arc::new(Progress::default());
     let config = serde_json::json!({
-        "input": input.name(),
+        "input": input_name,
+        "kafka_group": a.kafka.bootstrap.as_ref().map(|_| a.kafka.group.clone()),
         "follow": a.follow,
         "listen": a.listen,
         "tee": a.tee,
@@ -184,41 +263,48 @@ fn run() -> Result<ExitCode, Error> {
         std::thread::spawn(move || server::serve(server, shared));
     }
 
-    let reader = Tee {
-        inner: reader,
-        out: a.tee.then(io::stdout),
-    };
     let name = input.name().to_string();
     let open_ttl_ms = a.open_ttl_ms;
+    let tee = a.tee;
+    let stop_reading = Arc::clone(&stop);
     // Ingest on its own thread: the main thread watches for a signal even while
     // the input is idle.
     let ingest = std::thread::spawn(move || {
-        let mut tracker = Tracker::new(open_ttl_ms);
-        let mut malformed = MalformedReporter::new("wf-prom", 10);
-        let result = for_each_event(reader, |item| {
-            match item {
-                Item::Event(ev) => {
-                    progress.events.fetch_add(1, Ordering::Relaxed);
-                    progress
-                        .last_event_wall_ms
-                        .store(now_ms(), Ordering::Relaxed);
-                    metrics.event(&ev);
-                    if ev.kind != wf_events::EventType::Unknown {
-                        metrics.last_event.set(ev.ts_ms as f64 / 1000.0);
-                    }
-                    tracker.apply(&ev, &mut metrics);
-                    metrics.open.set(tracker.open_transactions() as i64);
-                }
-                Item::Malformed { line_no, error } => {
-                    progress.malformed.fetch_add(1, Ordering::Relaxed);
-                    metrics.malformed.inc();
-                    malformed.report(&name, line_no, &error);
-                }
+        let mut ingest = Ingest {
+            // No gap metric is derived here: closed transactions go at once.
+            tracker: Tracker::new(open_ttl_ms).with_step_grace(0),
+            malformed: MalformedReporter::new("wf-prom", 10),
+            metrics,
+            progress,
+        };
+        let result = match source {
+            Source::Reader(reader) => {
+                let reader = Tee {
+                    inner: reader,
+                    out: tee.then(io::stdout),
+                };
+                for_each_event(reader, |item| ingest.item(item, &name))
+                    .map_err(|err| Error::Input { name, err })
             }
-            ControlFlow::Continue(())
-        });
-        metrics.open.set(tracker.open_transactions() as i64);
-        result.map_err(|err| Error::Input { name, err })
+            Source::Kafka(mut consumer) => {
+                let stop = StopAt {
+                    flag: Some(stop_reading),
+                    commit_every: Some(Duration::from_secs(1)),
+                    ..StopAt::default()
+                };
+                let result = consumer.run(&stop, &mut ingest);
+                // What was applied is committed on the way out.
+                result
+                    .and_then(|_| consumer.commit())
+                    .map(|_| ())
+                    .map_err(Error::Kafka)
+            }
+        };
+        ingest
+            .metrics
+            .open
+            .set(ingest.tracker.open_transactions() as i64);
+        result
     });
 
     // Until a signal, or the end of the input with --exit-on-eof; after the end of

@@ -56,6 +56,12 @@ pub struct StepErrorLabels {
     pub error: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabels {
+    pub topic: String,
+    pub partition: String,
+}
+
 /// What the metrics are made with.
 pub struct Config {
     pub outlier_ms: i64,
@@ -65,6 +71,8 @@ pub struct Config {
     pub txn_buckets: Vec<f64>,
     pub step_buckets: Vec<f64>,
     pub gap_buckets: Vec<f64>,
+    /// Reading Kafka: export the consumer's metrics.
+    pub kafka: bool,
 }
 
 /// Makes histograms with a fixed set of buckets, for a family.
@@ -111,6 +119,8 @@ pub struct Metrics {
     pub open: Gauge,
     pub abandoned: Counter,
     pub last_event: Gauge<f64, AtomicU64>,
+    pub kafka_lag: Family<PartitionLabels, Gauge>,
+    pub kafka_errors: Counter,
     pub outlier_ms: i64,
     pub txn_window: Arc<WindowQuantiles>,
     pub gap_window: Arc<WindowQuantiles>,
@@ -155,6 +165,8 @@ impl Metrics {
             open: Gauge::default(),
             abandoned: Counter::default(),
             last_event: Gauge::default(),
+            kafka_lag: Family::default(),
+            kafka_errors: Counter::default(),
             outlier_ms: cfg.outlier_ms,
             txn_window: Arc::new(WindowQuantiles::new(
                 "wf_transaction_duration_window_seconds",
@@ -234,6 +246,18 @@ impl Metrics {
             "ts_ms of the latest event, in seconds since the epoch",
             m.last_event.clone(),
         );
+        if cfg.kafka {
+            registry.register(
+                "wf_kafka_consumer_lag",
+                "Messages in the partition not yet applied (high-water mark minus position)",
+                m.kafka_lag.clone(),
+            );
+            registry.register(
+                "wf_kafka_errors",
+                "Errors librdkafka reported (broker down, …); it retries by itself",
+                m.kafka_errors.clone(),
+            );
+        }
         m
     }
 

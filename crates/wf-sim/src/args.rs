@@ -28,6 +28,10 @@ Options:
       --drop-closes N      leave out N transaction_close events
       --duplicates N       write one event of N transactions twice
       --reorder K          shuffle the output in blocks of K events
+      --kafka-bootstrap H  send to Kafka at H (host:port,…) instead of stdout
+      --topic-steps T      topic for step events and waits [default: workflow.steps]
+      --topic-txn T        topic for transaction_open/close [default: workflow.transactions]
+      --kafka-config K=V   a librdkafka setting (repeatable): SASL, TLS, compression…
   -h, --help               short help (--help: long help with examples)
   -V, --version            print the version
 ";
@@ -37,6 +41,14 @@ Transactions start at --rate per second and overlap; their events are written in
 ts_ms order, interleaved as a live producer writes them. Without --realtime the
 simulation runs as fast as it can; with it, events come out at wall-clock pace
 and the output is flushed as they do.
+
+With --kafka-bootstrap the events go to Kafka instead of stdout:
+transaction_open and transaction_close to --topic-txn, everything else to
+--topic-steps, each line one message keyed by its txn_id (so a transaction's
+events stay in order within a partition). wf-sim waits until the broker has
+confirmed every message; if any was not delivered it exits 1 and says how many.
+A broker that cannot be reached is an error within about 10 seconds; messages
+time out after 30 s (message.timeout.ms, settable with --kafka-config).
 
 Without --samples, --duration or --realtime, 1000 transactions are simulated.
 With --duration or --realtime and no --samples, transactions start until the
@@ -58,6 +70,13 @@ Examples:
 
   Test a consumer against bad input:
     wf-sim --samples 1000 --junk 5 --drop-closes 3 --duplicates 2 | wf-agg
+
+  Send to Kafka, keyed by txn_id (the topics must exist):
+    wf-sim --samples 100000 --kafka-bootstrap localhost:9092
+
+  A live Kafka producer over TLS with compression:
+    wf-sim --realtime --rate 50 --kafka-bootstrap broker:9093 \
+      --kafka-config security.protocol=ssl --kafka-config compression.type=zstd
 
   Start from the built-in workflows to define your own:
     wf-sim --list-workflows > flows.json
@@ -87,6 +106,7 @@ pub struct Args {
     pub realtime: bool,
     pub line_buffered: bool,
     pub faults: Faults,
+    pub kafka: wf_events::kafka::ProducerFlags,
 }
 
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
@@ -104,6 +124,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         realtime: false,
         line_buffered: false,
         faults: Faults::default(),
+        kafka: Default::default(),
     };
     let mut list = false;
     let mut p = lexopt::Parser::from_args(args);
@@ -161,8 +182,21 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Long("reorder") => {
                 a.faults.reorder = cli::value(&mut p, "--reorder", "a block size in events")?
             }
+            Long(name) => {
+                let name = name.to_string();
+                if !a.kafka.take_long(&name, &mut p)? {
+                    return Err(format!("unknown option '--{name}'"));
+                }
+            }
             other => return Err(cli::unexpected(other)),
         }
+    }
+    if a.kafka.bootstrap.is_none()
+        && (!a.kafka.config.is_empty()
+            || a.kafka.topic_steps != wf_events::kafka::DEFAULT_TOPIC_STEPS
+            || a.kafka.topic_txn != wf_events::kafka::DEFAULT_TOPIC_TXN)
+    {
+        return Err("the Kafka flags need --kafka-bootstrap".into());
     }
     if a.outlier_min_ms < 0 || a.outlier_min_ms > a.outlier_max_ms {
         return Err(format!(

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wf_events::cli::{self, Output};
+use wf_events::kafka;
 
 use wf_sim::{workflow, Config, Simulator, WorkflowFile, DEFAULT_START_MS};
 
@@ -17,6 +18,13 @@ enum Error {
     Usage(String),
     Input(String),
     Io(io::Error),
+    Kafka(kafka::Error),
+}
+
+impl From<kafka::Error> for Error {
+    fn from(e: kafka::Error) -> Error {
+        Error::Kafka(e)
+    }
 }
 
 impl From<io::Error> for Error {
@@ -30,6 +38,7 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(m) | Error::Input(m) => f.write_str(m),
             Error::Io(e) => write!(f, "writing output: {e}"),
+            Error::Kafka(e) => write!(f, "{e}"),
         }
     }
 }
@@ -119,16 +128,38 @@ fn run() -> Result<ExitCode, Error> {
     })
     .map_err(Error::Usage)?;
 
+    match a.kafka.bootstrap.clone() {
+        Some(bootstrap) => to_kafka(&mut sim, &a, &bootstrap),
+        None => to_stdout(&mut sim, &a),
+    }
+}
+
+/// Waits until the simulation's next event is due, with --realtime.
+fn pace(
+    sim: &mut Simulator,
+    realtime: bool,
+    before_sleep: &mut dyn FnMut() -> Result<(), Error>,
+) -> Result<bool, Error> {
+    if !realtime {
+        return Ok(true);
+    }
+    let Some(ts) = sim.peek_ts() else {
+        return Ok(false);
+    };
+    let wait = ts.saturating_sub(now_ms());
+    if wait > 0 {
+        // Everything due so far goes out before sleeping.
+        before_sleep()?;
+        std::thread::sleep(Duration::from_millis(wait as u64));
+    }
+    Ok(true)
+}
+
+fn to_stdout(sim: &mut Simulator, a: &args::Args) -> Result<ExitCode, Error> {
     let mut out = Output::stdout(a.line_buffered);
     loop {
-        if a.realtime {
-            let Some(ts) = sim.peek_ts() else { break };
-            let wait = ts.saturating_sub(now_ms());
-            if wait > 0 {
-                // One flush per tick: everything due so far goes out before sleeping.
-                out.flush()?;
-                std::thread::sleep(Duration::from_millis(wait as u64));
-            }
+        if !pace(sim, a.realtime, &mut || Ok(out.flush()?))? {
+            break;
         }
         if sim.next_unit(out.buffer()).is_none() {
             break;
@@ -136,5 +167,25 @@ fn run() -> Result<ExitCode, Error> {
         out.line_done()?;
     }
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How long the last messages may take to be confirmed at the end.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn to_kafka(sim: &mut Simulator, a: &args::Args, bootstrap: &str) -> Result<ExitCode, Error> {
+    let mut producer = kafka::EventProducer::connect(bootstrap, &a.kafka)?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    loop {
+        if !pace(sim, a.realtime, &mut || Ok(()))? {
+            break;
+        }
+        buf.clear();
+        if sim.next_unit(&mut buf).is_none() {
+            break;
+        }
+        producer.send_lines(&buf)?;
+    }
+    producer.finish(DELIVERY_TIMEOUT)?;
     Ok(ExitCode::SUCCESS)
 }

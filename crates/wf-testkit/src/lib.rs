@@ -64,3 +64,39 @@ pub fn golden(rel: &str, actual: &str) {
         );
     }
 }
+
+/// librdkafka's mock cluster, for tests that need a broker: it listens on
+/// loopback and serves separate processes. Dropping it stops it.
+pub struct MockKafka {
+    cluster: rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+}
+
+impl MockKafka {
+    /// One broker with `topics` created, each with `partitions` partitions.
+    pub fn start(topics: &[&str], partitions: i32) -> MockKafka {
+        let cluster = rdkafka::mocking::MockCluster::new(1)
+            .unwrap_or_else(|e| panic!("cannot start librdkafka's mock cluster: {e}"));
+        for t in topics {
+            cluster
+                .create_topic(t, partitions, 1)
+                .unwrap_or_else(|e| panic!("mock cluster: cannot create {t}: {e}"));
+        }
+        MockKafka { cluster }
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.cluster.bootstrap_servers()
+    }
+}
+
+/// A sibling tool's binary, built beside `own` (`cargo test --workspace` builds
+/// every tool before running any test).
+pub fn sibling(own: &str, tool: &str) -> String {
+    let path = std::path::Path::new(own).with_file_name(tool);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo test --workspace`",
+        path.display()
+    );
+    path.display().to_string()
+}
