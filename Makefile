@@ -10,6 +10,7 @@ demo: build
 test: lint
 	cargo test --workspace
 	scripts/e2e.sh
+	scripts/kafka-e2e.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -552,11 +552,24 @@ impl Aggregator {
             derive_inter_step: o.derive_inter_step,
             top: o.top,
         };
-        if st.options != mine {
-            return Err(format!(
-                "counted with other options ({:?}, here {:?})",
-                st.options, mine
-            ));
+        let theirs = &st.options;
+        let differ = if theirs.outlier_ms != mine.outlier_ms {
+            Some(format!(
+                "--outlier-ms {}, here {}",
+                theirs.outlier_ms, mine.outlier_ms
+            ))
+        } else if theirs.derive_inter_step != mine.derive_inter_step {
+            Some(format!(
+                "--derive-inter-step {}, here {}",
+                theirs.derive_inter_step, mine.derive_inter_step
+            ))
+        } else if theirs.top != mine.top {
+            Some(format!("--top {}, here {}", theirs.top, mine.top))
+        } else {
+            None
+        };
+        if let Some(d) = differ {
+            return Err(format!("counted with other options ({d})"));
         }
         let s = &mut self.stats;
         for (mine, theirs) in s.by_type.iter_mut().zip(st.by_type) {

@@ -457,3 +457,80 @@ fn a_bad_objective_is_a_usage_error_showing_the_grammar() {
         )
     );
 }
+
+fn tmp(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("wf-agg-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).to_string_lossy().into_owned()
+}
+
+#[test]
+fn states_of_two_halves_merge_to_the_whole() {
+    let input = std::fs::read(testdata("sim/seed7-50.jsonl")).unwrap();
+    let whole = run(BIN, &["--json"], &input);
+    // Cut in the middle of transactions: the merge pairs them again.
+    let lines: Vec<&[u8]> = input.split_inclusive(|&b| b == b'\n').collect();
+    let (a, b) = lines.split_at(lines.len() / 2);
+    let (sa, sb) = (tmp("a.state"), tmp("b.state"));
+    for (part, state) in [(a, &sa), (b, &sb)] {
+        let out = run(BIN, &["--state-out", state], &part.concat());
+        assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    }
+    let halves: Vec<Value> = [&sa, &sb]
+        .iter()
+        .map(|s| {
+            let out = run(BIN, &["merge", "--json", s], b"");
+            json(&out.stdout)
+        })
+        .collect();
+    assert!(halves[0]["transactions"]["open_at_end"].as_u64().unwrap() > 0);
+    assert!(halves[1]["transactions"]["orphan_closes"].as_u64().unwrap() > 0);
+    let merged = run(BIN, &["merge", "--json", &sa, &sb], b"");
+    assert_eq!((merged.code, merged.stderr.as_str()), (0, ""));
+    assert_eq!(merged.stdout, whole.stdout);
+    // And in the other order.
+    let merged = run(BIN, &["merge", "--json", &sb, &sa], b"");
+    assert_eq!(merged.stdout, whole.stdout);
+}
+
+#[test]
+fn merge_refuses_other_options_and_other_files() {
+    let input = std::fs::read(testdata("sim/seed7-50.jsonl")).unwrap();
+    let (sa, sb) = (tmp("opt-a.state"), tmp("opt-b.state"));
+    assert_eq!(run(BIN, &["--state-out", &sa], &input).code, 0);
+    assert_eq!(
+        run(BIN, &["--outlier-ms", "5000", "--state-out", &sb], &input).code,
+        0
+    );
+    let out = run(BIN, &["merge", &sa, &sb], b"");
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        format!("wf-agg: {sb}: counted with other options (--outlier-ms 5000, here 15000)\n")
+    );
+    let not_state = path("sim/seed7-50.jsonl");
+    let out = run(BIN, &["merge", &not_state], b"");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .starts_with(&format!("wf-agg: {not_state}: not a wf-agg state file (")),
+        "{}",
+        out.stderr
+    );
+    let out = run(BIN, &["merge"], b"");
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            2,
+            "wf-agg: merge needs at least one state file\nTry 'wf-agg --help' for more information.\n"
+        )
+    );
+    let out = run(BIN, &["--kafka-max-events", "5"], b"");
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            2,
+            "wf-agg: --kafka-max-events needs --kafka-bootstrap\nTry 'wf-agg --help' for more information.\n"
+        )
+    );
+}

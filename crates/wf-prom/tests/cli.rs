@@ -516,3 +516,65 @@ fn the_open_gauge_follows_a_slow_stream_event_by_event() {
     signal(&child, "-TERM");
     assert_eq!(wait_exit(&mut child).code(), Some(0));
 }
+
+#[test]
+fn over_kafka_counts_equal_wf_agg_and_lag_is_exported() {
+    let k = wf_testkit::MockKafka::start(&["workflow.transactions", "workflow.steps"], 3);
+    let sim = wf_testkit::sibling(BIN, "wf-sim");
+    let produced = run(
+        &sim,
+        &[
+            "--samples",
+            "500",
+            "--seed",
+            "9",
+            "--kafka-bootstrap",
+            &k.bootstrap(),
+        ],
+        b"",
+    );
+    assert_eq!((produced.code, produced.stderr.as_str()), (0, ""));
+    let report = wf_agg_report(&wf_sim::Config::builtin(500, 9).generate().unwrap());
+
+    let (child, addr) = spawn(&["--kafka-bootstrap", &k.bootstrap()], Stdio::null());
+    let _exporter = Exporter {
+        child,
+        addr: addr.clone(),
+    };
+    let total = report["events"]["total"].as_u64().unwrap();
+    wait_for(&addr, total);
+    let (_, _, text) = get(&addr, "/metrics");
+    assert_eq!(sum_of(&text, "wf_events_total{"), total as f64);
+    assert_eq!(
+        sum_of(&text, "wf_transactions_total{"),
+        report["transactions"]["closed"].as_f64().unwrap()
+    );
+    let errors: f64 = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["count"].as_f64().unwrap())
+        .sum();
+    assert_eq!(sum_of(&text, "wf_step_errors_total{"), errors);
+    assert_eq!(
+        sample(&text, "wf_inter_step_outliers_total"),
+        report["gaps"]["outliers"].as_f64().unwrap()
+    );
+    // Lag per partition, 0 once caught up (it is refreshed every second).
+    let start = Instant::now();
+    loop {
+        let (_, _, text) = get(&addr, "/metrics");
+        let lags: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("wf_kafka_consumer_lag{"))
+            .collect();
+        if lags.len() == 6 && sum_of(&text, "wf_kafka_consumer_lag{") == 0.0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "lag series: {lags:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
