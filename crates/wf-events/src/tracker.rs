@@ -772,6 +772,7 @@ mod tests {
         for e in events {
             t.apply(e, &mut log);
         }
+        t.flush(&mut log);
         (t, log)
     }
 
@@ -974,7 +975,7 @@ mod tests {
     fn recount(t: &Tracker) -> u64 {
         t.txns
             .values()
-            .filter(|s| s.open_ts.is_some() && s.early_close.is_none())
+            .filter(|s| s.open_ts.is_some() && s.early_close.is_none() && !s.done)
             .count() as u64
     }
 
@@ -1009,10 +1010,60 @@ mod tests {
             t.apply(&ev(TransactionClose, &id, i * 100 + 50), &mut ());
         }
         assert_eq!(t.counts().closed, 100_000);
+        // Only the closed transactions in their grace (30 s of 100 ms spacing).
+        assert!(t.txns.len() <= 301, "{}", t.txns.len());
+        t.flush(&mut ());
         assert!(t.txns.is_empty());
         // Ids closed within the last TTL (10 s of 100 ms spacing), plus up to two
         // sweep intervals (1 s each), as ids are forgotten a generation at a time.
         assert!(t.closed_ids.len() <= 120, "{}", t.closed_ids.len());
         assert!(t.closed_ids.len() >= 100, "{}", t.closed_ids.len());
+    }
+
+    #[test]
+    fn a_step_read_after_its_close_still_counts_within_the_grace() {
+        let late = |gap_at: i64| {
+            let mut t = Tracker::new(0).with_step_grace(5_000);
+            let mut log = Log::default();
+            for e in [
+                ev(TransactionOpen, "a", 0),
+                step(StepOpen, "a", 0, "one"),
+                ev(TransactionClose, "a", 300),
+                // The steps topic behind: read after the close.
+                step(STEP_DONE, "a", 100, "one"),
+                step(StepOpen, "a", 150, "two"),
+                step(STEP_DONE, "a", 300, "two"),
+            ] {
+                t.apply(&e, &mut log);
+            }
+            assert_eq!(log.closed.len(), 1, "the close is counted at once");
+            assert!(log.gaps.is_empty(), "gaps wait for the grace");
+            // Another transaction moves event time on.
+            t.apply(&ev(TransactionOpen, "b", gap_at), &mut log);
+            t.flush(&mut log);
+            log.gaps
+        };
+        assert_eq!(late(1_000), vec![(50, None)]);
+        assert_eq!(late(10_000), vec![(50, None)]);
+    }
+
+    #[test]
+    fn a_step_after_the_grace_counts_alone() {
+        let mut t = Tracker::new(0).with_step_grace(1_000);
+        let mut log = Log::default();
+        for e in [
+            ev(TransactionOpen, "a", 0),
+            step(StepOpen, "a", 0, "one"),
+            step(STEP_DONE, "a", 100, "one"),
+            ev(TransactionClose, "a", 300),
+            ev(TransactionOpen, "b", 5_000),
+            step(StepOpen, "a", 150, "two"),
+            step(STEP_DONE, "a", 300, "two"),
+        ] {
+            t.apply(&e, &mut log);
+        }
+        t.flush(&mut log);
+        assert!(log.gaps.is_empty());
+        assert_eq!(log.steps.len(), 2, "its step still counts");
     }
 }
