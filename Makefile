@@ -19,6 +19,7 @@ lint:
 bench: build
 	scripts/bench.sh
 	scripts/bench-prom.sh
+	scripts/bench-kafka.sh
 
 clean:
 	cargo clean

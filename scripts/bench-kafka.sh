@@ -6,7 +6,9 @@
 #      per second (--kafka-max-events stops it at the last event);
 #   3. both at once, sim -> tansu -> wf-agg, from the first event produced to the
 #      report;
-#   4. the parse-only floor on the same events, for scale.
+#   4. the parse-only floor on the same events, for scale;
+#   5. 1 and 2 against librdkafka's mock cluster (in-process, in memory), which
+#      separates wf's own cost from the broker's.
 # The report of 2 is checked against wf-agg over a pipe of the same events.
 # Environment: WF_BENCH_SAMPLES (default 70000 transactions, about 1 M events),
 # WF_PARTITIONS (default 6 per topic), WF_BENCH_OUT (default bench_out).
@@ -17,9 +19,16 @@ out=${WF_BENCH_OUT:-bench_out}
 mkdir -p "$out"
 cargo build --release -q --workspace
 cargo build --release -q -p wf-events --example parse_floor
+cargo build --release -q -p wf-testkit --example mock_kafka
 bin=target/release
 tmp=$(mktemp -d)
-cleanup() { scripts/tansu.sh stop "$tmp/b1" || true; scripts/tansu.sh stop "$tmp/b2" || true; rm -rf "$tmp"; }
+mock=
+cleanup() {
+  scripts/tansu.sh stop "$tmp/b1" || true
+  scripts/tansu.sh stop "$tmp/b2" || true
+  [[ -n $mock ]] && kill "$mock" 2>/dev/null
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
@@ -45,7 +54,8 @@ printf '2. tansu -> wf-agg      %8d events/s  (%.1f s; report %s)\n' "$(rate "$n
 scripts/tansu.sh stop "$tmp/b1"
 
 B=$(scripts/tansu.sh start "$tmp/b2" "$(free_port)")
-"$bin/wf-agg" --json --kafka-bootstrap "$B" --kafka-max-events "$n" >"$out/kafka-pipe.json" &
+"$bin/wf-agg" --json --kafka-bootstrap "$B" --kafka-max-events "$n" --kafka-idle-timeout 60 \
+  >"$out/kafka-pipe.json" &
 agg=$!
 sleep 4 # the consumer joins its group before the first event
 t0=$(now)
@@ -59,3 +69,22 @@ t0=$(now)
 target/release/examples/parse_floor "$out/kafka-events.jsonl" >/dev/null
 t1=$(now)
 printf '4. parse-only floor     %8d events/s\n' "$(rate "$n" "$t0" "$t1")"
+
+# The mock cluster lives while its standard input (fd 3 here) is open.
+mkfifo "$tmp/mock.in"
+target/release/examples/mock_kafka "${WF_PARTITIONS:-6}" <"$tmp/mock.in" >"$tmp/mock.addr" &
+mock=$!
+exec 3>"$tmp/mock.in"
+for _ in $(seq 50); do [[ -s $tmp/mock.addr ]] && break; sleep 0.1; done
+B=$(cat "$tmp/mock.addr")
+t0=$(now)
+"$bin/wf-sim" --samples "$samples" --seed 1 --kafka-bootstrap "$B"
+t1=$(now)
+"$bin/wf-agg" --json --kafka-bootstrap "$B" --kafka-max-events "$n" >"$out/kafka-mock.json"
+t2=$(now)
+same=$(cmp -s "$out/kafka-mock.json" "$out/kafka-ref.json" && echo "equal to the pipe's" || echo "DIFFERS from the pipe's")
+printf '5. wf-sim -> mock       %8d events/s\n' "$(rate "$n" "$t0" "$t1")"
+printf '   mock -> wf-agg       %8d events/s  (report %s)\n' "$(rate "$n" "$t1" "$t2")" "$same"
+exec 3>&-
+wait "$mock"
+mock=
