@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::ops::ControlFlow;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use wf_agg::state::State;
 use wf_agg::{text, Aggregator, ReadError, Report};
@@ -226,6 +227,9 @@ fn from_kafka(agg: &mut Aggregator, a: &args::Args) -> Result<ExitCode, Error> {
         idle: Some(a.idle),
         flag: Some(stop_flag),
         commit_every: None,
+        // A slow broker may leave a partition silent for a while; the report
+        // waits for it rather than loosen the order.
+        max_hold: Some(Duration::from_secs(60)),
     };
     let result = consumer.run(&stop, &mut feed);
     feed.malformed.finish();

@@ -556,6 +556,9 @@ pub struct StopAt {
     /// Commit what was handed on this often while reading; otherwise only by
     /// [`EventConsumer::commit`] (and on a rebalance).
     pub commit_every: Option<Duration>,
+    /// How long a silent partition may hold back the others; [`MAX_HOLD`] when
+    /// not set. A batch reader can afford to wait longer than a live one.
+    pub max_hold: Option<Duration>,
 }
 
 /// Why reading stopped.
@@ -956,7 +959,7 @@ impl EventConsumer {
                     break;
                 }
                 let since = *held_since.get_or_insert_with(Instant::now);
-                if since.elapsed() < MAX_HOLD {
+                if since.elapsed() < stop.max_hold.unwrap_or(MAX_HOLD) {
                     break;
                 }
                 if fresh {
