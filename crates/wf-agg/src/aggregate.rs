@@ -33,6 +33,9 @@ pub struct Options {
     pub open_ttl_ms: u64,
     /// Slowest transactions to keep.
     pub top: usize,
+    /// How long after its close a transaction's late step events still count
+    /// for its gaps (event time); 0 for one ordered stream, more for Kafka.
+    pub step_grace_ms: u64,
 }
 
 impl Default for Options {
@@ -42,6 +45,7 @@ impl Default for Options {
             derive_inter_step: false,
             open_ttl_ms: DEFAULT_OPEN_TTL_MS,
             top: DEFAULT_TOP,
+            step_grace_ms: 0,
         }
     }
 }
@@ -279,7 +283,7 @@ pub struct Aggregator {
 impl Aggregator {
     pub fn new(opts: Options) -> Aggregator {
         Aggregator {
-            tracker: Tracker::new(opts.open_ttl_ms),
+            tracker: Tracker::new(opts.open_ttl_ms).with_step_grace(opts.step_grace_ms),
             stats: Stats {
                 slowest: Slowest {
                     keep: opts.top,

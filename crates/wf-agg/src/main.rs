@@ -91,7 +91,13 @@ fn run() -> Result<ExitCode, Error> {
         Command::Merge(a) => return merge(&a),
     };
 
-    let mut agg = Aggregator::new(a.input.opts.clone());
+    let mut opts = a.input.opts.clone();
+    if a.kafka.bootstrap.is_some() {
+        // The two topics are read at different paces: a step may come after
+        // its transaction's close.
+        opts.step_grace_ms = wf_events::tracker::DEFAULT_STEP_GRACE_MS;
+    }
+    let mut agg = Aggregator::new(opts);
     match &a.kafka.bootstrap {
         Some(_) => from_kafka(&mut agg, &a),
         None => from_files(&mut agg, &a),

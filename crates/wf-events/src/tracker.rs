@@ -176,8 +176,10 @@ pub struct Tracker {
     closing: VecDeque<(i64, Box<str>)>,
 }
 
-/// Default grace for step events that arrive after their transaction's close
-/// (two topics read at different paces): 30 s of event time.
+/// The grace for step events that arrive after their transaction's close when
+/// two topics are read at different paces (Kafka): 30 s of event time. A
+/// tracker has none unless given one: in one ordered stream a step never
+/// follows its transaction's close.
 pub const DEFAULT_STEP_GRACE_MS: u64 = 30_000;
 
 impl Tracker {
@@ -195,7 +197,7 @@ impl Tracker {
             next_sweep: i64::MIN,
             counts: TrackerCounts::default(),
             open_now: 0,
-            grace_ms: DEFAULT_STEP_GRACE_MS as i64,
+            grace_ms: 0,
             closing: VecDeque::new(),
         }
     }

@@ -272,7 +272,7 @@ fn run() -> Result<ExitCode, Error> {
     let ingest = std::thread::spawn(move || {
         let mut ingest = Ingest {
             // No gap metric is derived here: closed transactions go at once.
-            tracker: Tracker::new(open_ttl_ms).with_step_grace(0),
+            tracker: Tracker::new(open_ttl_ms),
             malformed: MalformedReporter::new("wf-prom", 10),
             metrics,
             progress,
