@@ -15,6 +15,7 @@
 # WF_PARTITIONS (default 6 per topic), WF_BENCH_OUT (default bench_out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 samples=${WF_BENCH_SAMPLES:-70000}
 out=${WF_BENCH_OUT:-bench_out}
 mkdir -p "$out"
@@ -31,7 +32,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 rate() { echo "$1 / ($3 - $2)" | bc -l | xargs printf '%.0f'; }
 

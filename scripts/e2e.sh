@@ -10,15 +10,6 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source scripts/lib.sh
 
-# field FILE PATH: one value from a JSON document, e.g. field r.json transactions.closed
-field() {
-  python3 -c 'import json,sys
-v=json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v=v[int(k)] if isinstance(v,list) else v[k]
-print(json.dumps(v))' "$1" "$2"
-}
-
 # 1. A closed pipe is success: wf-sim stops at once, says nothing, exits 0.
 start=$(date +%s)
 set +o pipefail

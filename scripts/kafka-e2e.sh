@@ -26,16 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-http() { python3 -c 'import sys,urllib.request
-try: sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())
-except Exception: pass' "$1"; }
-field() {
-  python3 -c 'import json,sys
-v=json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): v=v[k]
-print(json.dumps(v))' "$1" "$2"
-}
 # metric_sum URL NAME: the sum of a metric's samples on /metrics.
 metric_sum() {
   http "$1" | python3 -c 'import sys

@@ -23,13 +23,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# http URL: the body of a GET, or nothing on failure.
-http() { python3 -c 'import sys,urllib.request
-try: sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())
-except Exception: pass' "$1"; }
-
 # The live stream: 600 transactions started over about 6 s, kept in a file too.
 "$bin/wf-sim" --realtime --samples 600 --rate 100 --seed 6 --outlier-rate 0 \
   | tee "$tmp/events.jsonl" \

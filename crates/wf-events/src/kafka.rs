@@ -61,6 +61,8 @@ pub const MAX_BUFFERED: usize = 1_000_000;
 /// has taken half of them: a broker that serves one topic first (tansu sends
 /// a whole partition before another) cannot fill memory or force the order.
 const PAUSE_AT: usize = 10_000;
+/// How long a reader that stops when idle waits for its first partitions.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a final commit keeps trying while the group rebalances.
 const COMMIT_RETRY: Duration = Duration::from_secs(30);
 /// How often the handler hears the consumer's status.
@@ -640,9 +642,12 @@ impl EventConsumer {
         })
     }
 
-    /// Reads until `stop` says so, handing events to `handler`, and commits what
-    /// was handed on. An error in the middle leaves what was handed on applied.
+    /// Reads until `stop` says so, handing events to `handler`; the caller
+    /// commits with [`EventConsumer::commit`] once it has secured what it was
+    /// handed. With an idle stop, a group that assigns no partition within
+    /// [`JOIN_TIMEOUT`] is an error.
     pub fn run<H: Handler>(&mut self, stop: &StopAt, handler: &mut H) -> Result<Stopped, Error> {
+        let started = Instant::now();
         let mut last_new = Instant::now();
         let mut held_since: Option<Instant> = None;
         let mut next_tick = Instant::now() + STATUS_INTERVAL;
@@ -691,6 +696,12 @@ impl EventConsumer {
                 break why;
             }
             if let Some(idle) = stop.idle {
+                if self.parts.is_empty() && started.elapsed() >= JOIN_TIMEOUT {
+                    return Err(Error(format!(
+                        "no partition was assigned to this consumer within {} s (is another member of the group holding them all, or the group coordinator down?)",
+                        JOIN_TIMEOUT.as_secs()
+                    )));
+                }
                 if last_new.elapsed() >= idle && !self.parts.is_empty() {
                     if let Some(why) = self.release(&mut held_since, stop, handler, true) {
                         break why;
