@@ -35,6 +35,7 @@ Options:
                            'step:charge_card:p95>500ms' (repeatable; see --help)
       --show-malformed N   report the first N malformed lines on stderr [default: 10]
       --state-out FILE     also save the exact counts, for 'wf-agg merge'
+      --trace TXN_ID       print that transaction's timeline instead of the report
 
 Kafka:
       --kafka-bootstrap H  consume from Kafka at H (host:port,…) as a group member
@@ -93,6 +94,9 @@ Examples:
     wf-agg --kafka-bootstrap localhost:9092 --state-out c.state > /dev/null
     wait; wf-agg merge a.state b.state c.state
 
+  One transaction's timeline: offsets from its open, step durations, gaps:
+    wf-agg --trace 7c2d1798ac764d5c events.jsonl
+
   Fail a CI job on a latency or error regression:
     wf-sim --samples 10000 | wf-agg --fail-on 'p99>40s' --fail-on 'error_rate>0.1'
 ";
@@ -113,6 +117,7 @@ pub struct Args {
     pub gap_csv: Option<String>,
     pub fail_on: Vec<wf_agg::slo::Objective>,
     pub state_out: Option<String>,
+    pub trace: Option<String>,
     pub kafka: ConsumerFlags,
     pub max_events: Option<u64>,
     pub idle: Duration,
@@ -126,6 +131,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         gap_csv: None,
         fail_on: Vec::new(),
         state_out: None,
+        trace: None,
         kafka: ConsumerFlags::new("workflow-aggregator"),
         max_events: None,
         idle: Duration::from_secs(5),
@@ -151,6 +157,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
                 "--fail-on",
             )?)?),
             Long("state-out") => a.state_out = Some(cli::string(&mut p, "--state-out")?),
+            Long("trace") if !merge => a.trace = Some(cli::string(&mut p, "--trace")?),
             Long("kafka-max-events") if !merge => {
                 a.max_events = Some(cli::value(&mut p, "--kafka-max-events", "a whole number")?)
             }
@@ -174,6 +181,9 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         return Ok(Command::Merge(a));
     }
     a.kafka.finish()?;
+    if a.trace.is_some() && (a.kafka.bootstrap.is_some() || a.state_out.is_some()) {
+        return Err("--trace reads files or standard input and prints a timeline only".into());
+    }
     if a.kafka.bootstrap.is_some() {
         if !a.input.inputs.is_empty() {
             return Err("read from files or from Kafka, not both".into());

@@ -53,6 +53,13 @@ pub fn open_all(inputs: &[Input]) -> Result<Opened, ReadError> {
     Ok(opened.into())
 }
 
+impl Opened {
+    /// The inputs by name, in order.
+    pub fn into_inner(self) -> Vec<(String, Box<dyn Read + Send>)> {
+        self.0
+    }
+}
+
 impl From<Vec<(String, Box<dyn Read + Send>)>> for Opened {
     fn from(v: Vec<(String, Box<dyn Read + Send>)>) -> Opened {
         Opened(v)

@@ -12,6 +12,7 @@ pub mod slo;
 pub mod state;
 pub mod text;
 pub mod timeline;
+pub mod trace;
 
 pub use aggregate::{Aggregator, Options, Report};
 pub use hist::{Hist, Summary};

@@ -91,6 +91,9 @@ fn run() -> Result<ExitCode, Error> {
         Command::Merge(a) => return merge(&a),
     };
 
+    if let Some(id) = &a.trace {
+        return trace(id, &a);
+    }
     let mut opts = a.input.opts.clone();
     if a.kafka.bootstrap.is_some() {
         // The two topics are read at different paces: a step may come after
@@ -248,6 +251,45 @@ fn from_kafka(agg: &mut Aggregator, a: &args::Args) -> Result<ExitCode, Error> {
     // Offsets only now that the report and the state are out: at-least-once.
     consumer.commit().map_err(Error::Kafka)?;
     Ok(verdict(&report, a))
+}
+
+/// `--trace`: reads every input, keeps the events of one transaction, prints
+/// its timeline.
+fn trace(id: &str, a: &args::Args) -> Result<ExitCode, Error> {
+    let opened = wf_agg::open_all(&a.input.inputs).map_err(Error::Read)?;
+    let mut malformed = MalformedReporter::new("wf-agg", a.input.show_malformed);
+    let mut kept = Vec::new();
+    for (name, reader) in opened.into_inner() {
+        wf_events::for_each_event(reader, |item| {
+            match item {
+                Item::Event(ev) if ev.txn_id == id => kept.push(ev.into_owned()),
+                Item::Event(_) => {}
+                Item::Malformed { line_no, error } => malformed.report(&name, line_no, &error),
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(|err| Error::Read(ReadError::Read { name, err }))?;
+    }
+    malformed.finish();
+    if kept.is_empty() {
+        return Err(Error::State {
+            name: id.to_string(),
+            msg: "no event of this transaction in the input".into(),
+        });
+    }
+    let t = wf_agg::trace::build(id, kept);
+    let mut out = io::stdout().lock();
+    if a.json {
+        // Plain structs: serializing cannot fail.
+        let mut doc = serde_json::to_vec_pretty(&t).unwrap_or_default();
+        doc.push(b'\n');
+        out.write_all(&doc).map_err(Error::Stdout)?;
+    } else {
+        out.write_all(wf_agg::trace::render(&t).as_bytes())
+            .map_err(Error::Stdout)?;
+    }
+    out.flush().map_err(Error::Stdout)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn merge(a: &args::Args) -> Result<ExitCode, Error> {

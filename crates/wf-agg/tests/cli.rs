@@ -534,3 +534,52 @@ fn merge_refuses_other_options_and_other_files() {
         )
     );
 }
+
+#[test]
+fn trace_prints_one_transactions_timeline() {
+    let input = path("sim/seed7-50.jsonl");
+    let out = run(BIN, &["--trace", "c8c50dba4613b90b", &input], b"");
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    golden("agg/trace-c8c50dba4613b90b.expected.txt", &out.stdout);
+    // A failed step shows its error.
+    let out = run(BIN, &["--trace", "c4175ae24a7f7f05", &input], b"");
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    golden("agg/trace-c4175ae24a7f7f05.expected.txt", &out.stdout);
+    assert!(out
+        .stdout
+        .contains("call_api  took 123 ms  error (NetworkError)"));
+    let out = run(BIN, &["--trace", "c8c50dba4613b90b", "--json", &input], b"");
+    let t = json(&out.stdout);
+    assert_eq!(t["duration_ms"], 6695);
+    assert_eq!(t["status"], "ok");
+    assert_eq!(t["events"].as_array().unwrap().len(), 18);
+    let second = &t["events"][4];
+    assert_eq!(
+        (
+            &second["type"],
+            &second["gap_ms"],
+            &second["planned_wait_ms"]
+        ),
+        (
+            &Value::from("step_open"),
+            &Value::from(1939),
+            &Value::from(1937)
+        )
+    );
+    let out = run(BIN, &["--trace", "nope", &input], b"");
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            1,
+            "wf-agg: nope: no event of this transaction in the input\n"
+        )
+    );
+    let out = run(BIN, &["--trace", "x", "--kafka-bootstrap", "h:1"], b"");
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            2,
+            "wf-agg: --trace reads files or standard input and prints a timeline only\nTry 'wf-agg --help' for more information.\n"
+        )
+    );
+}

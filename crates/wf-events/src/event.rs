@@ -127,6 +127,26 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// The same event owning its strings, to keep past its input line.
+    pub fn into_owned(self) -> Event<'static> {
+        let own = |c: Option<Cow<'a, str>>| c.map(|c| Cow::Owned(c.into_owned()));
+        Event {
+            kind: self.kind,
+            txn_id: Cow::Owned(self.txn_id.into_owned()),
+            ts_ms: self.ts_ms,
+            workflow: own(self.workflow),
+            step: own(self.step),
+            step_index: self.step_index,
+            duration_ms: self.duration_ms,
+            status: self.status,
+            error: own(self.error),
+            from_step: own(self.from_step),
+            to_step: own(self.to_step),
+            planned_wait_ms: self.planned_wait_ms,
+            outlier_injected: self.outlier_injected,
+        }
+    }
+
     /// The status a step_done or transaction_close stands for: its `status` field,
     /// or `error` when only an `error` field is present, else ok.
     pub fn effective_status(&self) -> Status {
