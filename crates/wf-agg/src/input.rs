@@ -11,6 +11,7 @@ use wf_events::cli::MalformedReporter;
 use wf_events::{for_each_event, Input, Item, ParseError};
 
 use crate::aggregate::Aggregator;
+use crate::progress::Progress;
 
 #[derive(Debug)]
 pub enum ReadError {
@@ -75,11 +76,31 @@ pub fn read_all(
     strict: bool,
     reporter: &mut MalformedReporter,
 ) -> Result<(), ReadError> {
+    read_all_with(agg, opened, strict, reporter, None)
+}
+
+/// [`read_all`], showing `progress` (bytes, events, rate) as it goes.
+pub fn read_all_with(
+    agg: &mut Aggregator,
+    opened: Opened,
+    strict: bool,
+    reporter: &mut MalformedReporter,
+    progress: Option<&Progress>,
+) -> Result<(), ReadError> {
     for (name, reader) in opened.0 {
+        let reader = match progress {
+            Some(p) => p.count(reader),
+            None => reader,
+        };
         let mut strict_error = None;
         let result = for_each_event(reader, |item| {
             match item {
-                Item::Event(ev) => agg.apply(&ev),
+                Item::Event(ev) => {
+                    if let Some(p) = progress {
+                        p.event();
+                    }
+                    agg.apply(&ev)
+                }
                 Item::Malformed { line_no, error } => {
                     agg.count_malformed();
                     if strict {

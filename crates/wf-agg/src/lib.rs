@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod flags;
 pub mod hist;
 pub mod input;
+pub mod progress;
 pub mod slo;
 pub mod state;
 pub mod text;

@@ -583,3 +583,24 @@ fn trace_prints_one_transactions_timeline() {
         )
     );
 }
+
+#[test]
+fn progress_shows_on_a_terminal_and_is_wiped() {
+    let input = path("sim/seed7-50.jsonl");
+    // script(1) gives the command a terminal; the input pauses past a second.
+    let cmd = format!("(head -n 100 {input}; sleep 1.6; tail -n +101 {input}) | {BIN} > /dev/null");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("script(1) from util-linux runs");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.starts_with("\r\x1b[2Kwf-agg: 0.0 MB, 100 events read, "),
+        "{shown:?}"
+    );
+    assert!(shown.ends_with(" events/s\r\x1b[2K"), "{shown:?}");
+    // Not on a pipe: the other tests see an empty stderr.
+    let piped = run(BIN, &[&input], b"");
+    assert_eq!(piped.stderr, "");
+}
