@@ -79,8 +79,20 @@ pub fn read_all(
     read_all_with(agg, opened, strict, reporter, None)
 }
 
-/// [`read_all`], showing `progress` (bytes, events, rate) as it goes.
-pub fn read_all_with(
+/// [`read_all`] for a command line: on a terminal, `tool`'s progress line shows
+/// as it goes, and is wiped before this returns.
+pub fn read_all_showing(
+    tool: &'static str,
+    agg: &mut Aggregator,
+    opened: Opened,
+    strict: bool,
+    reporter: &mut MalformedReporter,
+) -> Result<(), ReadError> {
+    let progress = Progress::start(tool);
+    read_all_with(agg, opened, strict, reporter, progress.as_ref())
+}
+
+fn read_all_with(
     agg: &mut Aggregator,
     opened: Opened,
     strict: bool,

@@ -164,16 +164,8 @@ fn from_files(agg: &mut Aggregator, a: &args::Args) -> Result<ExitCode, Error> {
     }
     let mut malformed = MalformedReporter::new("wf-agg", a.input.show_malformed);
     // A read error comes after the report of what was read: nothing read is lost.
-    let progress = wf_agg::progress::Progress::start("wf-agg");
-    let read = wf_agg::input::read_all_with(
-        agg,
-        opened,
-        a.input.strict,
-        &mut malformed,
-        progress.as_ref(),
-    );
-    // The progress line goes before anything else is written.
-    drop(progress);
+    let read =
+        wf_agg::input::read_all_showing("wf-agg", agg, opened, a.input.strict, &mut malformed);
     let read_error = match read {
         Ok(()) => None,
         Err(e @ ReadError::Read { .. }) => Some(Error::Read(e)),

@@ -92,16 +92,13 @@ fn run() -> Result<ExitCode, Error> {
     }
     let mut malformed = MalformedReporter::new("wf-plot", a.input.show_malformed);
     // A read error comes after the report of what was read: nothing read is lost.
-    let progress = wf_agg::progress::Progress::start("wf-plot");
-    let read = wf_agg::input::read_all_with(
+    let read = wf_agg::input::read_all_showing(
+        "wf-plot",
         &mut agg,
         opened,
         a.input.strict,
         &mut malformed,
-        progress.as_ref(),
     );
-    // The progress line goes before anything else is written.
-    drop(progress);
     let read_error = match read {
         Ok(()) => None,
         Err(e @ ReadError::Read { .. }) => Some(Error::Read(e)),
