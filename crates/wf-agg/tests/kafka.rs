@@ -28,6 +28,18 @@ fn piped(samples: &str, seed: &str) -> String {
     out.stdout
 }
 
+/// wf-agg --json reading the broker until 3 s pass with nothing new.
+fn consume(bootstrap: &str, extra: &[&str]) -> wf_testkit::Run {
+    let args = [
+        "--json",
+        "--kafka-bootstrap",
+        bootstrap,
+        "--kafka-idle-timeout",
+        "3",
+    ];
+    run(BIN, &[&args[..], extra].concat(), b"")
+}
+
 fn produce(bootstrap: &str, samples: &str, seed: &str) {
     let out = run(
         &sim(),
@@ -70,17 +82,7 @@ fn kafka_report_equals_the_pipe_exactly() {
     let k = MockKafka::start(&TOPICS, 6);
     let b = k.bootstrap();
     produce(&b, "2000", "3");
-    let out = run(
-        BIN,
-        &[
-            "--json",
-            "--kafka-bootstrap",
-            &b,
-            "--kafka-idle-timeout",
-            "3",
-        ],
-        b"",
-    );
+    let out = consume(&b, &[]);
     assert_eq!((out.code, out.stderr.as_str()), (0, ""));
     assert_eq!(out.stdout, piped("2000", "3"));
     let r = json(&out.stdout);
@@ -88,32 +90,11 @@ fn kafka_report_equals_the_pipe_exactly() {
     assert_eq!(r["transactions"]["duplicates"], 0);
 
     // Everything was committed: the group has nothing left to read.
-    let again = run(
-        BIN,
-        &[
-            "--json",
-            "--kafka-bootstrap",
-            &b,
-            "--kafka-idle-timeout",
-            "3",
-        ],
-        b"",
-    );
+    let again = consume(&b, &[]);
     assert_eq!((again.code, again.stderr.as_str()), (0, ""));
     assert_eq!(json(&again.stdout)["events"]["total"], 0);
     // --from-beginning reads it all again.
-    let all = run(
-        BIN,
-        &[
-            "--json",
-            "--kafka-bootstrap",
-            &b,
-            "--kafka-idle-timeout",
-            "3",
-            "--from-beginning",
-        ],
-        b"",
-    );
+    let all = consume(&b, &["--from-beginning"]);
     assert_eq!(all.stdout, out.stdout);
 }
 

@@ -402,6 +402,20 @@ struct Shared {
     commit_error: Option<String>,
 }
 
+impl Shared {
+    /// The applied offsets of the partitions `pick(topic, partition, owned)`
+    /// chooses, as a list to commit.
+    fn offsets(&self, pick: impl Fn(&str, i32, bool) -> bool) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        for ((t, p), &(off, owned)) in &self.applied {
+            if pick(t, *p, owned) {
+                let _ = tpl.add_partition_offset(t, *p, Offset::Offset(off));
+            }
+        }
+        tpl
+    }
+}
+
 struct ConsumerCtx {
     shared: Mutex<Shared>,
     from_beginning: AtomicBool,
@@ -415,17 +429,8 @@ impl ConsumerCtx {
         consumer: &BaseConsumer<ConsumerCtx>,
         only: Option<&TopicPartitionList>,
     ) -> bool {
-        let tpl = {
-            let shared = lock(&self.shared);
-            let mut tpl = TopicPartitionList::new();
-            for ((t, p), &(off, _)) in &shared.applied {
-                if only.is_some_and(|l| l.find_partition(t, *p).is_none()) {
-                    continue;
-                }
-                let _ = tpl.add_partition_offset(t, *p, Offset::Offset(off));
-            }
-            tpl
-        };
+        let tpl = lock(&self.shared)
+            .offsets(|t, p, _| only.is_none_or(|l| l.find_partition(t, p).is_some()));
         if tpl.count() == 0 {
             return true;
         }
@@ -791,14 +796,8 @@ impl EventConsumer {
     }
 
     fn commit_async(&self) {
-        let shared = lock(&self.consumer.context().shared);
-        let mut tpl = TopicPartitionList::new();
-        for ((t, p), &(off, owned)) in &shared.applied {
-            if owned {
-                let _ = tpl.add_partition_offset(t, *p, Offset::Offset(off));
-            }
-        }
-        drop(shared);
+        // Partitions no longer ours wait for a synchronous commit.
+        let tpl = lock(&self.consumer.context().shared).offsets(|_, _, owned| owned);
         if tpl.count() > 0 {
             if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
                 lock(&self.consumer.context().shared).commit_error = Some(e.to_string());

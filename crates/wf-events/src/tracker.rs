@@ -135,6 +135,16 @@ impl TxnState {
         }
     }
 
+    /// Adds what another tracker saw of these steps, keeping what is known here.
+    fn absorb_steps(&mut self, steps: Vec<(Sym, InFlightStep)>) {
+        for (sym, s) in steps {
+            let slot = self.slot(sym);
+            slot.open_ts = slot.open_ts.or(s.open_ts_ms);
+            slot.done_ts = slot.done_ts.or(s.done_ts_ms);
+            slot.planned = slot.planned.or(s.planned_wait_ms);
+        }
+    }
+
     fn slot(&mut self, step: Sym) -> &mut StepSlot {
         let i = match self.steps.iter().position(|s| s.step == step) {
             Some(i) => i,
@@ -672,12 +682,7 @@ impl Tracker {
                 .or_insert_with(|| TxnState::new(t.first_seen_ts_ms));
             if st.done {
                 // Closed here already, in its grace: only late steps to add.
-                for (sym, s) in steps {
-                    let slot = st.slot(sym);
-                    slot.open_ts = slot.open_ts.or(s.open_ts_ms);
-                    slot.done_ts = slot.done_ts.or(s.done_ts_ms);
-                    slot.planned = slot.planned.or(s.planned_wait_ms);
-                }
+                st.absorb_steps(steps);
                 continue;
             }
             let was_open = st.open_ts.is_some() && st.early_close.is_none();
@@ -693,12 +698,7 @@ impl Tracker {
             }
             st.workflow = st.workflow.or(workflow);
             st.had_error |= t.had_error;
-            for (sym, s) in steps {
-                let slot = st.slot(sym);
-                slot.open_ts = slot.open_ts.or(s.open_ts_ms);
-                slot.done_ts = slot.done_ts.or(s.done_ts_ms);
-                slot.planned = slot.planned.or(s.planned_wait_ms);
-            }
+            st.absorb_steps(steps);
             let (open, close) = (st.open_ts, st.early_close);
             if was_open {
                 self.open_now = self.open_now.saturating_sub(1);
