@@ -14,9 +14,11 @@ use wf_events::{
     ClosedTxn, Event, EventType, ObservedGap, Observer, Status, StepDone, Sym, Tracker, Wait,
 };
 
+use crate::anomaly::{self, Anomaly};
+use crate::health::{self, Health, Thresholds};
 use crate::hist::{Hist, Summary};
-use crate::state::{self, SavedOptions, SavedRow, State};
-use crate::timeline::Timeline;
+use crate::state::{self, SavedOptions, SavedPattern, SavedRow, State};
+use crate::timeline::{Timeline, Window};
 
 /// The seed's outlier threshold for inter-step gaps.
 pub const DEFAULT_OUTLIER_MS: i64 = 15_000;
@@ -36,6 +38,10 @@ pub struct Options {
     /// How long after its close a transaction's late step events still count
     /// for its gaps (event time); 0 for one ordered stream, more for Kafka.
     pub step_grace_ms: u64,
+    /// When a step or workflow row is degraded or failed.
+    pub health: Thresholds,
+    /// `--window`: fixed windows of event time, reported with their anomalies.
+    pub window_ms: Option<i64>,
 }
 
 impl Default for Options {
@@ -46,6 +52,8 @@ impl Default for Options {
             open_ttl_ms: DEFAULT_OPEN_TTL_MS,
             top: DEFAULT_TOP,
             step_grace_ms: 0,
+            health: Thresholds::default(),
+            window_ms: None,
         }
     }
 }
@@ -171,11 +179,16 @@ struct Stats {
     injected: u64,
     lateness: Hist,
     timeline: Timeline,
+    /// `--window`'s fixed windows.
+    windows: Option<Timeline>,
+    /// Earliest and latest `ts_ms` of a transaction_open.
+    opens: Option<(i64, i64)>,
     /// Earliest and latest `ts_ms` of any event.
     span: Option<(i64, i64)>,
     workflows: FxHashMap<Option<Sym>, Row>,
     steps: FxHashMap<(Option<Sym>, Sym), Row>,
-    errors: FxHashMap<Box<str>, u64>,
+    /// Failures by step and error type.
+    patterns: FxHashMap<(Option<Sym>, Sym), FxHashMap<Box<str>, Pattern>>,
     csv: Option<CsvSinks>,
 }
 
@@ -191,8 +204,11 @@ impl Stats {
 impl Observer for Stats {
     fn transaction_closed(&mut self, t: &ClosedTxn<'_>) {
         self.txn.record(t.duration_ms);
-        self.timeline
-            .record(t.close_ts_ms, t.duration_ms, t.status == Status::Error);
+        let error = t.status == Status::Error;
+        self.timeline.record(t.close_ts_ms, t.duration_ms, error);
+        if let Some(w) = &mut self.windows {
+            w.record(t.close_ts_ms, t.duration_ms, error);
+        }
         self.slowest.offer(t.txn_id, t.duration_ms, t.close_ts_ms);
         self.workflows
             .entry(t.workflow)
@@ -218,10 +234,16 @@ impl Observer for Stats {
             .record(s.duration_ms, s.status);
         if s.status == Status::Error {
             let name = s.error.unwrap_or(UNSPECIFIED_ERROR);
-            match self.errors.get_mut(name) {
-                Some(c) => *c += 1,
+            let seen = Pattern {
+                count: 1,
+                first_ms: s.ts_ms,
+                last_ms: s.ts_ms,
+            };
+            let errors = self.patterns.entry((s.workflow, s.step)).or_default();
+            match errors.get_mut(name) {
+                Some(p) => p.add(&seen),
                 None => {
-                    self.errors.insert(name.into(), 1);
+                    errors.insert(name.into(), seen);
                 }
             }
         }
@@ -271,6 +293,22 @@ impl Observer for Stats {
     }
 }
 
+/// One error type of one step: how often, first and last seen (event time).
+#[derive(Clone, Copy, Debug)]
+struct Pattern {
+    count: u64,
+    first_ms: i64,
+    last_ms: i64,
+}
+
+impl Pattern {
+    fn add(&mut self, other: &Pattern) {
+        self.count += other.count;
+        self.first_ms = self.first_ms.min(other.first_ms);
+        self.last_ms = self.last_ms.max(other.last_ms);
+    }
+}
+
 /// Error type reported for a failed step that names none.
 pub const UNSPECIFIED_ERROR: &str = "(unspecified)";
 
@@ -282,6 +320,7 @@ pub struct Aggregator {
 
 impl Aggregator {
     pub fn new(opts: Options) -> Aggregator {
+        let windows = opts.window_ms.map(Timeline::fixed);
         Aggregator {
             tracker: Tracker::new(opts.open_ttl_ms).with_step_grace(opts.step_grace_ms),
             stats: Stats {
@@ -299,10 +338,12 @@ impl Aggregator {
                 injected: 0,
                 lateness: Hist::new(),
                 timeline: Timeline::default(),
+                windows,
+                opens: None,
                 span: None,
                 workflows: FxHashMap::default(),
                 steps: FxHashMap::default(),
-                errors: FxHashMap::default(),
+                patterns: FxHashMap::default(),
                 csv: None,
             },
         }
@@ -360,6 +401,12 @@ impl Aggregator {
                 None => (ts, ts),
                 Some((lo, hi)) => (lo.min(ts), hi.max(ts)),
             });
+            if ev.kind == EventType::TransactionOpen {
+                self.stats.opens = Some(match self.stats.opens {
+                    None => (ts, ts),
+                    Some((lo, hi)) => (lo.min(ts), hi.max(ts)),
+                });
+            }
         }
         self.tracker.apply(ev, &mut self.stats);
     }
@@ -388,16 +435,29 @@ impl Aggregator {
         let names = self.tracker.names();
         let counts = self.tracker.counts();
         let name = |sym: Option<Sym>| sym.map(|w| names.name(w).to_string());
+        let th = &s.opts.health;
 
         let mut workflows: Vec<WorkflowRow> = s
             .workflows
             .iter()
-            .map(|(&wf, row)| WorkflowRow {
-                workflow: name(wf),
-                count: row.count,
-                errors: row.errors,
-                error_rate: rate(row.errors, row.count),
-                duration_ms: row.hist.summary(),
+            .map(|(&wf, row)| {
+                let duration_ms = row.hist.summary();
+                let (health, health_reason) = health::classify(
+                    row.count,
+                    row.errors,
+                    duration_ms.p95,
+                    th.slow_txn_ms,
+                    th.error_rate,
+                );
+                WorkflowRow {
+                    workflow: name(wf),
+                    count: row.count,
+                    errors: row.errors,
+                    error_rate: rate(row.errors, row.count),
+                    duration_ms,
+                    health,
+                    health_reason,
+                }
             })
             .collect();
         workflows.sort_by(|a, b| a.workflow.cmp(&b.workflow));
@@ -405,21 +465,52 @@ impl Aggregator {
         let mut steps: Vec<StepRow> = s
             .steps
             .iter()
-            .map(|(&(wf, step), row)| StepRow {
-                workflow: name(wf),
-                step: names.name(step).to_string(),
-                count: row.count,
-                errors: row.errors,
-                error_rate: rate(row.errors, row.count),
-                duration_ms: row.hist.summary(),
+            .map(|(&(wf, step), row)| {
+                let duration_ms = row.hist.summary();
+                let (health, health_reason) = health::classify(
+                    row.count,
+                    row.errors,
+                    duration_ms.p95,
+                    th.slow_ms,
+                    th.error_rate,
+                );
+                StepRow {
+                    workflow: name(wf),
+                    step: names.name(step).to_string(),
+                    count: row.count,
+                    errors: row.errors,
+                    error_rate: rate(row.errors, row.count),
+                    duration_ms,
+                    health,
+                    health_reason,
+                }
             })
             .collect();
         steps.sort_by(|a, b| (&a.workflow, &a.step).cmp(&(&b.workflow, &b.step)));
 
-        let mut errors: Vec<ErrorRow> = s
-            .errors
-            .iter()
-            .map(|(e, &count)| ErrorRow {
+        let mut error_patterns: Vec<ErrorPattern> = Vec::new();
+        let mut totals: FxHashMap<&str, u64> = FxHashMap::default();
+        for (&(wf, step), by_error) in &s.patterns {
+            for (error, p) in by_error {
+                *totals.entry(error).or_default() += p.count;
+                error_patterns.push(ErrorPattern {
+                    workflow: name(wf),
+                    step: names.name(step).to_string(),
+                    error: error.to_string(),
+                    count: p.count,
+                    first_seen_ms: p.first_ms,
+                    last_seen_ms: p.last_ms,
+                });
+            }
+        }
+        error_patterns.sort_by(|a, b| {
+            b.count.cmp(&a.count).then_with(|| {
+                (&a.workflow, &a.step, &a.error).cmp(&(&b.workflow, &b.step, &b.error))
+            })
+        });
+        let mut errors: Vec<ErrorRow> = totals
+            .into_iter()
+            .map(|(e, count)| ErrorRow {
                 error: e.to_string(),
                 count,
             })
@@ -472,6 +563,13 @@ impl Aggregator {
             workflows,
             steps,
             errors,
+            error_patterns,
+            windows: s.windows.as_ref().map(|t| Windows {
+                window_ms: t.window_ms(),
+                left_out: t.outside(),
+                items: t.windows(),
+            }),
+            anomalies: s.windows.as_ref().map(|t| anomaly::detect(t, s.opens)),
         }
     }
 }
@@ -507,9 +605,22 @@ impl Aggregator {
             })
             .collect();
         steps.sort_by(|a, b| (&a.workflow, &a.step).cmp(&(&b.workflow, &b.step)));
-        let mut errors: Vec<(String, u64)> =
-            s.errors.iter().map(|(e, &c)| (e.to_string(), c)).collect();
-        errors.sort();
+        let mut error_patterns: Vec<SavedPattern> = Vec::new();
+        for (&(wf, step), by_error) in &s.patterns {
+            for (error, p) in by_error {
+                error_patterns.push(SavedPattern {
+                    workflow: name(wf),
+                    step: names.name(step).to_string(),
+                    error: error.to_string(),
+                    count: p.count,
+                    first_seen_ms: p.first_ms,
+                    last_seen_ms: p.last_ms,
+                });
+            }
+        }
+        error_patterns.sort_by(|a, b| {
+            (&a.workflow, &a.step, &a.error).cmp(&(&b.workflow, &b.step, &b.error))
+        });
         let counts = self.tracker.counts();
         State {
             format: state::FORMAT.into(),
@@ -537,7 +648,7 @@ impl Aggregator {
             lateness: (&s.lateness).into(),
             workflows,
             steps,
-            errors,
+            error_patterns,
             closed: counts.closed,
             duplicates: counts.duplicates,
             orphan_closes: counts.orphan_closes,
@@ -604,11 +715,19 @@ impl Aggregator {
             let step = self.tracker.intern(row.step.as_deref().unwrap_or(""));
             s.steps.entry((wf, step)).or_default().add(row);
         }
-        for (e, c) in &st.errors {
-            match s.errors.get_mut(e.as_str()) {
-                Some(n) => *n += c,
+        for p in &st.error_patterns {
+            let wf = p.workflow.as_deref().map(|w| self.tracker.intern(w));
+            let step = self.tracker.intern(&p.step);
+            let seen = Pattern {
+                count: p.count,
+                first_ms: p.first_seen_ms,
+                last_ms: p.last_seen_ms,
+            };
+            let errors = s.patterns.entry((wf, step)).or_default();
+            match errors.get_mut(p.error.as_str()) {
+                Some(mine) => mine.add(&seen),
                 None => {
-                    s.errors.insert(e.as_str().into(), *c);
+                    errors.insert(p.error.as_str().into(), seen);
                 }
             }
         }
@@ -657,6 +776,23 @@ pub struct Report {
     pub workflows: Vec<WorkflowRow>,
     pub steps: Vec<StepRow>,
     pub errors: Vec<ErrorRow>,
+    /// Failures by step and error type, most frequent first.
+    pub error_patterns: Vec<ErrorPattern>,
+    /// With `--window` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<Windows>,
+    /// With `--window` only: the windows unlike the run's baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomalies: Option<Vec<Anomaly>>,
+}
+
+/// `--window`'s fixed windows of event time, by transaction close.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Windows {
+    pub window_ms: i64,
+    /// Closes too far from the others to be given a window.
+    pub left_out: u64,
+    pub items: Vec<Window>,
 }
 
 impl Report {
@@ -725,6 +861,9 @@ pub struct WorkflowRow {
     pub errors: u64,
     pub error_rate: f64,
     pub duration_ms: Summary,
+    pub health: Health,
+    /// Why the row is not healthy; null when it is.
+    pub health_reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -735,10 +874,25 @@ pub struct StepRow {
     pub errors: u64,
     pub error_rate: f64,
     pub duration_ms: Summary,
+    pub health: Health,
+    /// Why the row is not healthy; null when it is.
+    pub health_reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ErrorRow {
     pub error: String,
     pub count: u64,
+}
+
+/// One error type of one step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ErrorPattern {
+    pub workflow: Option<String>,
+    pub step: String,
+    pub error: String,
+    pub count: u64,
+    /// `ts_ms` of the first and the last step_done with this error.
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
 }

@@ -12,7 +12,7 @@ wf-agg: aggregate workflow events into latency percentiles, gaps, errors and cou
 
 Usage: wf-agg [OPTIONS] [FILE]...
        wf-agg [OPTIONS] --kafka-bootstrap HOSTS
-       wf-agg merge [--json] [--fail-on EXPR]... [--state-out FILE] STATE...
+       wf-agg merge [--json] [--fail-on EXPR]... [--state-out FILE] [HEALTH FLAGS] STATE...
 
 Reads JSON-lines events from the FILEs in turn, or standard input when there is
 none or a FILE is '-', or from Kafka, and prints one report when the input ends.
@@ -36,6 +36,12 @@ Options:
       --show-malformed N   report the first N malformed lines on stderr [default: 10]
       --state-out FILE     also save the exact counts, for 'wf-agg merge'
       --trace TXN_ID       print that transaction's timeline instead of the report
+      --window D           also report fixed windows of event time (e.g. 1m) and the
+                           anomalies among them
+      --error-rate-threshold R  a row's health is failed above error rate R, degraded
+                           above R/2 (0.2 or 20%) [default: 20%]
+      --slow-ms MS         a step is degraded when its p95 is over MS [default: 1000]
+      --slow-txn-ms MS     a workflow is degraded when its p95 is over MS [default: off]
 
 Kafka:
       --kafka-bootstrap H  consume from Kafka at H (host:port,…) as a group member
@@ -62,6 +68,20 @@ whole input malformed, unknown_type, orphan_closes, abandoned, duplicates,
 open_at_end, outliers; OP one of > >= < <=. An objective with no data to check
 (no such step) counts as violated. The report is printed either way; each
 violation is one line on stderr.
+
+Health: each step and workflow row is healthy, degraded or failed, with the
+reason (\"error rate 31.0% > 20%\", \"p95 1479 ms > 1000 ms\"). Failed: error rate
+over --error-rate-threshold. Degraded: error rate over half of it, or p95 over
+--slow-ms (steps) or --slow-txn-ms (workflows). Error patterns count each error
+type of each step, with the first and last time it was seen.
+
+Windows and anomalies (--window): transactions are counted in the window of
+their close. Each window wholly between the first and the last
+transaction_open is judged against the median window: a drop (throughput under
+half), a spike (p95 or error rate at least twice) or a pattern_shift (the
+latency distribution moved, by a Kolmogorov–Smirnov test), each only when it is
+also beyond chance at the window's size (z of 4). At least 5 full windows are
+needed; memory grows by a few KiB per window.
 
 With --kafka-bootstrap, wf-agg joins the consumer group and reads until
 --kafka-max-events or --kafka-idle-timeout (or Ctrl-C), in event-time order
@@ -96,6 +116,12 @@ Examples:
 
   One transaction's timeline: offsets from its open, step durations, gaps:
     wf-agg --trace 7c2d1798ac764d5c events.jsonl
+
+  Minute windows and what was unusual in them (wf-sim can inject an incident):
+    wf-sim --duration 10m --incident errors:3m-4m:0.3 | wf-agg --window 1m
+
+  Stricter health: failed over 5% errors, degraded over 2.5% or p95 over 500 ms:
+    wf-agg --error-rate-threshold 5% --slow-ms 500 events.jsonl
 
   Fail a CI job on a latency or error regression:
     wf-sim --samples 10000 | wf-agg --fail-on 'p99>40s' --fail-on 'error_rate>0.1'
@@ -157,6 +183,13 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
                 "--fail-on",
             )?)?),
             Long("state-out") => a.state_out = Some(cli::string(&mut p, "--state-out")?),
+            Long("window") if merge => {
+                return Err("--window needs the events: states keep no windows".into())
+            }
+            Long(name) if merge && InputFlags::judges(name) => {
+                let name = name.to_string();
+                a.input.take_long(&name, &mut p)?
+            }
             Long("trace") if !merge => a.trace = Some(cli::string(&mut p, "--trace")?),
             Long("kafka-max-events") if !merge => {
                 a.max_events = Some(cli::value(&mut p, "--kafka-max-events", "a whole number")?)

@@ -10,6 +10,28 @@ use wf_events::Input;
 
 use crate::aggregate::Options;
 
+/// The longest `--window`: a week.
+const MAX_WINDOW_MS: u64 = 7 * 86_400_000;
+
+/// A fraction (`0.2`) or a percentage (`20%`) from 0 to 1.
+fn rate(text: &str) -> Option<f64> {
+    let v = match text.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().ok()? / 100.0,
+        None => text.trim().parse::<f64>().ok()?,
+    };
+    (0.0..=1.0).contains(&v).then_some(v)
+}
+
+/// A slow threshold: a duration, or `0`/`off` for none.
+fn slow(p: &mut Parser, flag: &str) -> Result<Option<i64>, String> {
+    let v = cli::string(p, flag)?;
+    if v == "off" {
+        return Ok(None);
+    }
+    let ms = wf_events::units::parse_duration_ms(&v).map_err(|e| format!("{flag}: {e}"))?;
+    Ok((ms > 0).then_some(ms.min(i64::MAX as u64) as i64))
+}
+
 #[derive(Debug)]
 pub struct InputFlags {
     pub inputs: Vec<Input>,
@@ -44,6 +66,19 @@ impl InputFlags {
             }
             "derive-inter-step" => self.opts.derive_inter_step = true,
             "open-ttl" => self.opts.open_ttl_ms = cli::duration_ms(p, "--open-ttl")?,
+            "error-rate-threshold" => {
+                self.opts.health.error_rate = rate(&cli::string(p, "--error-rate-threshold")?)
+                    .ok_or("--error-rate-threshold takes a fraction from 0 to 1 or a percentage, e.g. 0.2 or 20%")?
+            }
+            "slow-ms" => self.opts.health.slow_ms = slow(p, "--slow-ms")?,
+            "slow-txn-ms" => self.opts.health.slow_txn_ms = slow(p, "--slow-txn-ms")?,
+            "window" => {
+                let w = cli::duration_ms(p, "--window")?;
+                if w == 0 || w > MAX_WINDOW_MS {
+                    return Err("--window takes a duration from 1ms to 7d, e.g. 1m".into());
+                }
+                self.opts.window_ms = Some(w as i64);
+            }
             "strict" => self.strict = true,
             "show-malformed" => {
                 self.show_malformed = cli::value(p, "--show-malformed", "a whole number")?
@@ -51,6 +86,12 @@ impl InputFlags {
             _ => return Err(format!("unknown option '--{name}'")),
         }
         Ok(())
+    }
+
+    /// Whether `name` is one of the flags that only change how counts are
+    /// judged (health thresholds), which `wf-agg merge` also takes.
+    pub fn judges(name: &str) -> bool {
+        matches!(name, "error-rate-threshold" | "slow-ms" | "slow-txn-ms")
     }
 
     /// A FILE argument (`-` is standard input).

@@ -5,7 +5,9 @@
 //! everywhere by construction.
 
 pub mod aggregate;
+pub mod anomaly;
 pub mod flags;
+pub mod health;
 pub mod hist;
 pub mod input;
 pub mod progress;

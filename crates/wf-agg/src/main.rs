@@ -318,13 +318,14 @@ fn merge(a: &args::Args) -> Result<ExitCode, Error> {
                 outlier_ms: state.options.outlier_ms,
                 derive_inter_step: state.options.derive_inter_step,
                 top: state.options.top,
+                health: a.input.opts.health,
                 ..wf_agg::Options::default()
             })
         });
         agg.merge_state(state)
             .map_err(|msg| Error::State { name, msg })?;
     }
-    let mut agg = agg.unwrap_or_else(|| Aggregator::new(wf_agg::Options::default()));
+    let mut agg = agg.unwrap_or_else(|| Aggregator::new(a.input.opts.clone()));
     let report = output(&mut agg, a)?;
     Ok(verdict(&report, a))
 }

@@ -14,7 +14,7 @@ use wf_events::{InFlight, TrackerCounts};
 use crate::hist::Hist;
 
 /// The format's name and version, the first key of every state file.
-pub const FORMAT: &str = "wf-agg-state/1";
+pub const FORMAT: &str = "wf-agg-state/2";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -36,7 +36,7 @@ pub struct State {
     pub lateness: SavedHist,
     pub workflows: Vec<SavedRow>,
     pub steps: Vec<SavedRow>,
-    pub errors: Vec<(String, u64)>,
+    pub error_patterns: Vec<SavedPattern>,
     pub closed: u64,
     pub duplicates: u64,
     pub orphan_closes: u64,
@@ -76,6 +76,17 @@ pub struct SavedRow {
     pub count: u64,
     pub errors: u64,
     pub duration_ms: SavedHist,
+}
+
+/// One error type of one step (see `aggregate::ErrorPattern`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedPattern {
+    pub workflow: Option<String>,
+    pub step: String,
+    pub error: String,
+    pub count: u64,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
 }
 
 impl State {

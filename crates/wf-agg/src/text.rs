@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::aggregate::Report;
+use crate::health::Health;
 use crate::hist::Summary;
+use wf_events::units::{clock, utc};
 
 /// A table whose first `left` columns are left-aligned and the rest right-aligned.
 struct Table {
@@ -87,7 +89,7 @@ fn dist_cells(name: &str, s: &Summary) -> Vec<String> {
     ]
 }
 
-const ROW_HEADER: [&str; 9] = [
+const ROW_HEADER: [&str; 10] = [
     "workflow",
     "step",
     "count",
@@ -97,6 +99,7 @@ const ROW_HEADER: [&str; 9] = [
     "p95",
     "p99",
     "max",
+    "health",
 ];
 
 fn name_or_dash(name: &Option<String>) -> String {
@@ -104,7 +107,7 @@ fn name_or_dash(name: &Option<String>) -> String {
 }
 
 /// The cells a workflow row and a step row share.
-fn row_cells(count: u64, errors: u64, error_rate: f64, d: &Summary) -> Vec<String> {
+fn row_cells(count: u64, errors: u64, error_rate: f64, d: &Summary, h: Health) -> Vec<String> {
     vec![
         count.to_string(),
         errors.to_string(),
@@ -113,6 +116,7 @@ fn row_cells(count: u64, errors: u64, error_rate: f64, d: &Summary) -> Vec<Strin
         opt(d.p95),
         opt(d.p99),
         opt(d.max),
+        h.as_str().to_string(),
     ]
 }
 
@@ -179,7 +183,13 @@ pub fn render(r: &Report) -> String {
         let mut t = Table::new(1, &header);
         for w in &r.workflows {
             let mut cells = vec![name_or_dash(&w.workflow)];
-            cells.extend(row_cells(w.count, w.errors, w.error_rate, &w.duration_ms));
+            cells.extend(row_cells(
+                w.count,
+                w.errors,
+                w.error_rate,
+                &w.duration_ms,
+                w.health,
+            ));
             t.row(cells);
         }
         t.render(&mut out, "  ");
@@ -190,8 +200,36 @@ pub fn render(r: &Report) -> String {
         let mut t = Table::new(2, &ROW_HEADER);
         for s in &r.steps {
             let mut cells = vec![name_or_dash(&s.workflow), s.step.clone()];
-            cells.extend(row_cells(s.count, s.errors, s.error_rate, &s.duration_ms));
+            cells.extend(row_cells(
+                s.count,
+                s.errors,
+                s.error_rate,
+                &s.duration_ms,
+                s.health,
+            ));
             t.row(cells);
+        }
+        t.render(&mut out, "  ");
+    }
+
+    let unwell: Vec<(String, Health, &str)> = r
+        .workflows
+        .iter()
+        .filter_map(|w| {
+            let why = w.health_reason.as_deref()?;
+            Some((name_or_dash(&w.workflow), w.health, why))
+        })
+        .chain(r.steps.iter().filter_map(|s| {
+            let why = s.health_reason.as_deref()?;
+            let wf = name_or_dash(&s.workflow);
+            Some((format!("{wf} / {}", s.step), s.health, why))
+        }))
+        .collect();
+    if !unwell.is_empty() {
+        let _ = writeln!(out, "\nNot healthy:");
+        let mut t = Table::new(3, &["workflow / step", "health", "why"]);
+        for (name, h, why) in unwell {
+            t.row(vec![name, h.as_str().to_string(), why.to_string()]);
         }
         t.render(&mut out, "  ");
     }
@@ -203,6 +241,100 @@ pub fn render(r: &Report) -> String {
             t.row(vec![e.error.clone(), e.count.to_string()]);
         }
         t.render(&mut out, "  ");
+    }
+
+    if !r.error_patterns.is_empty() {
+        let _ = writeln!(out, "\nError patterns (by step):");
+        let mut t = Table::new(
+            3,
+            &[
+                "workflow",
+                "step",
+                "error",
+                "count",
+                "first seen",
+                "last seen",
+            ],
+        );
+        for p in &r.error_patterns {
+            t.row(vec![
+                name_or_dash(&p.workflow),
+                p.step.clone(),
+                p.error.clone(),
+                p.count.to_string(),
+                utc(p.first_seen_ms),
+                utc(p.last_seen_ms),
+            ]);
+        }
+        t.render(&mut out, "  ");
+    }
+
+    if let Some(w) = &r.windows {
+        let _ = writeln!(
+            out,
+            "\nWindows ({} s each, by transaction close; percentiles at 2 significant digits):",
+            w.window_ms as f64 / 1000.0
+        );
+        let mut t = Table::new(
+            1,
+            &[
+                "window (UTC)",
+                "closed",
+                "per second",
+                "error rate",
+                "p50",
+                "p95",
+                "p99",
+            ],
+        );
+        for x in &w.items {
+            t.row(vec![
+                clock(x.start_ms),
+                x.closed.to_string(),
+                format!("{:.2}", x.throughput),
+                pct(x.error_rate),
+                opt(x.duration_ms.p50),
+                opt(x.duration_ms.p95),
+                opt(x.duration_ms.p99),
+            ]);
+        }
+        t.render(&mut out, "  ");
+        if w.left_out > 0 {
+            let _ = writeln!(
+                out,
+                "  {} closes too far from the others for a window were left out",
+                w.left_out
+            );
+        }
+    }
+
+    if let Some(found) = &r.anomalies {
+        if found.is_empty() {
+            let _ = writeln!(out, "\nAnomalies: none");
+        } else {
+            let _ = writeln!(out, "\nAnomalies:");
+            let mut t = Table::new(
+                3,
+                &["window (UTC)", "kind", "metric", "observed", "expected"],
+            );
+            for a in found {
+                let num = |v: f64| {
+                    if a.metric == "error_rate" {
+                        pct(v)
+                    } else {
+                        format!("{v:.1}")
+                    }
+                };
+                t.row(vec![
+                    format!("{}–{}", clock(a.window_start_ms), clock(a.window_end_ms)),
+                    a.kind.as_str().to_string(),
+                    a.metric.to_string(),
+                    num(a.observed),
+                    num(a.expected),
+                ]);
+            }
+            t.render(&mut out, "  ");
+        }
     }
     out
 }

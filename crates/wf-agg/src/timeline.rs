@@ -16,6 +16,8 @@ use crate::hist::{nearest_rank, Summary, PERCENTILES};
 /// Windows kept before they are merged two by two.
 pub const DEFAULT_MAX_WINDOWS: usize = 120;
 const FIRST_WINDOW_MS: i64 = 1_000;
+/// The most windows a fixed timeline (`--window`) spans: a year of minutes.
+pub const MAX_FIXED_WINDOWS: i64 = 525_600;
 /// Closes outside 1970 … about 2^53 ms (285,000 years on) are left out of the
 /// timeline: windows are computed in i64 without overflow only within that span.
 const MAX_TS_MS: i64 = 1 << 53;
@@ -23,7 +25,7 @@ const MAX_TS_MS: i64 = 1 << 53;
 /// Durations at two significant digits: 0..99 exactly, then 100, 110, … 990,
 /// 1000, 1100, … (negative values count as 0).
 #[derive(Clone, Debug, Default)]
-struct RoundedHist {
+pub(crate) struct RoundedHist {
     counts: Vec<u32>,
     n: u64,
     sum: i128,
@@ -50,7 +52,35 @@ fn slot_value(i: usize) -> i64 {
 }
 
 impl RoundedHist {
-    fn record(&mut self, v: i64) {
+    pub(crate) fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// How many values lie in slots above the one `v` falls in.
+    pub(crate) fn count_above(&self, v: i64) -> u64 {
+        self.counts
+            .iter()
+            .skip(slot(v) + 1)
+            .map(|&c| u64::from(c))
+            .sum()
+    }
+
+    /// The largest gap between the two distributions' cumulative shares at
+    /// any value: the Kolmogorov–Smirnov distance, from 0 (alike) to 1.
+    pub(crate) fn ks_distance(&self, other: &RoundedHist) -> f64 {
+        if self.n == 0 || other.n == 0 {
+            return 0.0;
+        }
+        let (mut a, mut b, mut d) = (0u64, 0u64, 0f64);
+        for i in 0..self.counts.len().max(other.counts.len()) {
+            a += u64::from(self.counts.get(i).copied().unwrap_or(0));
+            b += u64::from(other.counts.get(i).copied().unwrap_or(0));
+            d = d.max((a as f64 / self.n as f64 - b as f64 / other.n as f64).abs());
+        }
+        d
+    }
+
+    pub(crate) fn record(&mut self, v: i64) {
         let i = slot(v);
         if self.counts.len() <= i {
             self.counts.resize(i + 1, 0);
@@ -62,7 +92,7 @@ impl RoundedHist {
         self.sum += i128::from(v);
     }
 
-    fn merge(&mut self, other: &RoundedHist) {
+    pub(crate) fn merge(&mut self, other: &RoundedHist) {
         if other.n == 0 {
             return;
         }
@@ -86,7 +116,7 @@ impl RoundedHist {
         self.sum += other.sum;
     }
 
-    fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         if self.n == 0 {
             return Summary::default();
         }
@@ -115,15 +145,22 @@ impl RoundedHist {
     }
 }
 
+/// One window's closes.
 #[derive(Clone, Debug, Default)]
-struct Bucket {
-    closed: u64,
-    errors: u64,
-    hist: RoundedHist,
+pub(crate) struct Bucket {
+    pub(crate) closed: u64,
+    pub(crate) errors: u64,
+    pub(crate) hist: RoundedHist,
 }
 
 impl Bucket {
-    fn merge(&mut self, other: &Bucket) {
+    pub(crate) fn record(&mut self, duration_ms: i64, error: bool) {
+        self.closed += 1;
+        self.errors += u64::from(error);
+        self.hist.record(duration_ms);
+    }
+
+    pub(crate) fn merge(&mut self, other: &Bucket) {
         self.closed += other.closed;
         self.errors += other.errors;
         self.hist.merge(&other.hist);
@@ -150,6 +187,8 @@ pub struct Window {
     pub errors: u64,
     /// Closed transactions per second.
     pub throughput: f64,
+    /// Errors per closed transaction (0 without any).
+    pub error_rate: f64,
     /// Count, min, max and mean exact; percentiles at two significant digits.
     pub duration_ms: Summary,
 }
@@ -169,6 +208,28 @@ impl Timeline {
             buckets: Vec::new(),
             outside: 0,
         }
+    }
+
+    /// Windows of exactly `window_ms`, never merged: as many as the run is long
+    /// (`--window`).
+    pub fn fixed(window_ms: i64) -> Timeline {
+        Timeline {
+            window_ms: window_ms.max(1),
+            max_windows: usize::MAX,
+            origin: None,
+            buckets: Vec::new(),
+            outside: 0,
+        }
+    }
+
+    /// Each window's start and closes, first to last.
+    pub(crate) fn buckets(&self) -> impl Iterator<Item = (i64, &Bucket)> {
+        let origin = self.origin.unwrap_or(0);
+        let w = self.window_ms;
+        self.buckets
+            .iter()
+            .enumerate()
+            .map(move |(i, b)| (origin + i as i64 * w, b))
     }
 
     pub fn window_ms(&self) -> i64 {
@@ -191,7 +252,17 @@ impl Timeline {
             let start = ts_ms.div_euclid(w) * w;
             let first = origin.min(start);
             let end = (origin + self.buckets.len() as i64 * w).max(start + w);
-            if (end - first) / w <= self.max_windows as i64 {
+            let needed = (end - first) / w;
+            if self.max_windows == usize::MAX {
+                // Fixed windows are never widened: a close so far from the
+                // others that it would need too many windows is left out.
+                if needed > MAX_FIXED_WINDOWS {
+                    self.outside += 1;
+                    return false;
+                }
+                break;
+            }
+            if needed <= self.max_windows as i64 {
                 break;
             }
             self.coarsen();
@@ -209,10 +280,7 @@ impl Timeline {
         if self.buckets.len() <= index {
             self.buckets.resize(index + 1, Bucket::default());
         }
-        let b = &mut self.buckets[index];
-        b.closed += 1;
-        b.errors += u64::from(error);
-        b.hist.record(duration_ms);
+        self.buckets[index].record(duration_ms, error);
         true
     }
 
@@ -257,6 +325,11 @@ impl Timeline {
                     closed: b.closed,
                     errors: b.errors,
                     throughput: b.closed as f64 * 1000.0 / self.window_ms as f64,
+                    error_rate: if b.closed == 0 {
+                        0.0
+                    } else {
+                        b.errors as f64 / b.closed as f64
+                    },
                     duration_ms: b.hist.summary(),
                 }
             })
@@ -307,6 +380,40 @@ mod tests {
         assert!(t.record(0, 5, false));
         assert_eq!(t.outside(), 2);
         assert_eq!(t.windows().iter().map(|w| w.closed).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn fixed_windows_never_widen_and_refuse_a_far_close() {
+        let mut t = Timeline::fixed(60_000);
+        for i in 0..600i64 {
+            t.record(1_767_225_600_000 + i * 1_000, 10, i % 100 == 0);
+        }
+        assert_eq!(t.window_ms(), 60_000);
+        let w = t.windows();
+        assert_eq!(w.len(), 10);
+        assert!(w.iter().all(|w| w.closed == 60));
+        assert_eq!(w[0].throughput, 1.0);
+        assert_eq!(w[0].error_rate, 1.0 / 60.0);
+        // Two years later: it would need a million windows.
+        assert!(!t.record(1_767_225_600_000 + 2 * 365 * 86_400_000, 10, false));
+        assert_eq!((t.outside(), t.windows().len()), (1, 10));
+    }
+
+    #[test]
+    fn ks_distance() {
+        let mut a = RoundedHist::default();
+        let mut b = RoundedHist::default();
+        for v in 0..100 {
+            a.record(v);
+            b.record(v);
+        }
+        assert_eq!(a.ks_distance(&b), 0.0);
+        let mut c = RoundedHist::default();
+        for v in 50..150 {
+            c.record(v);
+        }
+        // Half of a lies below everything in c.
+        assert!((a.ks_distance(&c) - 0.5).abs() < 1e-9);
     }
 
     #[test]

@@ -604,3 +604,270 @@ fn progress_shows_on_a_terminal_and_is_wiped() {
     let piped = run(BIN, &[&input], b"");
     assert_eq!(piped.stderr, "");
 }
+
+/// Ten minutes of wf-sim's defaults (100 starts a second), with `incidents`.
+fn ten_minutes(seed: u64, incidents: &[&str]) -> Vec<u8> {
+    let mut cfg = wf_sim::Config::builtin(0, seed);
+    cfg.samples = None;
+    cfg.duration_ms = Some(600_000);
+    cfg.incidents = incidents
+        .iter()
+        .map(|i| wf_sim::incident::Incident::parse(i).unwrap())
+        .collect();
+    cfg.generate().unwrap()
+}
+
+/// (minute of the run, kind, metric) of each anomaly.
+fn anomalies(input: &[u8]) -> Vec<(i64, String, String)> {
+    let out = run(BIN, &["--window", "1m", "--json"], input);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    let r = json(&out.stdout);
+    let items = r["windows"]["items"].as_array().unwrap();
+    assert_eq!(r["windows"]["window_ms"], 60_000);
+    // Starts for ten minutes; the last closes come in the eleventh (or, for a
+    // transaction over a minute long, the twelfth).
+    assert!((11..=12).contains(&items.len()), "{}", items.len());
+    assert_eq!(
+        items
+            .iter()
+            .map(|w| w["closed"].as_u64().unwrap())
+            .sum::<u64>(),
+        r["transactions"]["closed"].as_u64().unwrap()
+    );
+    r["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let start = a["window_start_ms"].as_i64().unwrap();
+            assert_eq!(a["window_end_ms"].as_i64().unwrap(), start + 60_000);
+            (
+                (start - wf_sim::DEFAULT_START_MS) / 60_000,
+                a["kind"].as_str().unwrap().to_string(),
+                a["metric"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn clean_runs_flag_no_anomaly() {
+    for seed in [1, 2, 3] {
+        assert_eq!(anomalies(&ten_minutes(seed, &[])), vec![], "seed {seed}");
+    }
+}
+
+#[test]
+fn injected_incidents_are_found_where_they_were_injected() {
+    let has = |found: &[(i64, String, String)], minute: i64, kind: &str, metric: &str| {
+        found
+            .iter()
+            .any(|(m, k, x)| *m == minute && k == kind && x == metric)
+    };
+    // A 4x slowdown of the transactions started in minutes 5 and 6: their p95
+    // spikes; the slowed ones still closing in minute 7 show there too.
+    let found = anomalies(&ten_minutes(1, &["slowdown:5m-7m:x4"]));
+    assert!(has(&found, 5, "spike", "p95_ms"), "{found:?}");
+    assert!(has(&found, 6, "spike", "p95_ms"), "{found:?}");
+    assert!(has(&found, 5, "pattern_shift", "p50_ms"), "{found:?}");
+    assert!(
+        found.iter().all(|(m, _, _)| (5..=7).contains(m)),
+        "{found:?}"
+    );
+    // An error burst in minute 3.
+    let found = anomalies(&ten_minutes(1, &["errors:3m-4m:0.3"]));
+    assert!(has(&found, 3, "spike", "error_rate"), "{found:?}");
+    assert!(found.iter().all(|(m, _, _)| *m == 3), "{found:?}");
+    // A fifth of the traffic in minutes 6 and 7, and nothing else.
+    let found = anomalies(&ten_minutes(1, &["drop:6m-8m:0.2"]));
+    assert_eq!(
+        found,
+        vec![
+            (6, "drop".into(), "throughput".into()),
+            (7, "drop".into(), "throughput".into())
+        ]
+    );
+}
+
+#[test]
+fn windows_report_throughput_error_rate_and_percentiles() {
+    let out = run(
+        BIN,
+        &["--window", "10s", "--json", &path("agg/interleaved.jsonl")],
+        b"",
+    );
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    let r = json(&out.stdout);
+    let w = &r["windows"]["items"][0];
+    assert_eq!(w["start_ms"], 0);
+    assert_eq!(w["end_ms"], 10_000);
+    assert_eq!(w["closed"], 3);
+    assert_eq!(w["errors"], 2);
+    assert_eq!(w["throughput"], 0.3);
+    assert_eq!(w["error_rate"], 2.0 / 3.0);
+    // 50, 96 and 400 ms.
+    assert_eq!(w["duration_ms"]["p50"], 96);
+    assert_eq!(w["duration_ms"]["max"], 400);
+    // Too short for a baseline: nothing judged.
+    assert_eq!(r["anomalies"], serde_json::json!([]));
+    // Without --window neither key is there.
+    let out = run(BIN, &["--json", &path("agg/interleaved.jsonl")], b"");
+    let r = json(&out.stdout);
+    assert!(r.get("windows").is_none() && r.get("anomalies").is_none());
+}
+
+#[test]
+fn health_thresholds_can_be_set() {
+    let rows = |args: &[&str]| -> Vec<(String, String, Value)> {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let f = path("agg/interleaved.jsonl");
+        all.push(&f);
+        let out = run(BIN, &all, b"");
+        assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+        let r = json(&out.stdout);
+        r["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(r["workflows"].as_array().unwrap())
+            .map(|s| {
+                let name = format!(
+                    "{}/{}",
+                    s["workflow"].as_str().unwrap(),
+                    s["step"].as_str().unwrap_or("")
+                );
+                (
+                    name,
+                    s["health"].as_str().unwrap().to_string(),
+                    s["health_reason"].clone(),
+                )
+            })
+            .collect()
+    };
+    // The defaults: 20% errors fail a row; p95 over 1 s degrades a step.
+    assert_eq!(
+        rows(&[]),
+        vec![
+            (
+                "checkout/charge".into(),
+                "failed".into(),
+                "error rate 100.0% > 20%".into()
+            ),
+            ("checkout/validate".into(), "healthy".into(), Value::Null),
+            (
+                "signup/create_account".into(),
+                "failed".into(),
+                "error rate 50.0% > 20%".into()
+            ),
+            (
+                "checkout/".into(),
+                "failed".into(),
+                "error rate 50.0% > 20%".into()
+            ),
+            (
+                "signup/".into(),
+                "failed".into(),
+                "error rate 100.0% > 20%".into()
+            ),
+        ]
+    );
+    let set = rows(&[
+        "--error-rate-threshold",
+        "60%",
+        "--slow-ms",
+        "100",
+        "--slow-txn-ms",
+        "90",
+    ]);
+    assert_eq!(
+        set,
+        vec![
+            (
+                "checkout/charge".into(),
+                "failed".into(),
+                "error rate 100.0% > 60%; p95 144 ms > 100 ms".into()
+            ),
+            ("checkout/validate".into(), "healthy".into(), Value::Null),
+            (
+                "signup/create_account".into(),
+                "degraded".into(),
+                "error rate 50.0% > 30% (half of 60%)".into()
+            ),
+            (
+                "checkout/".into(),
+                "degraded".into(),
+                "error rate 50.0% > 30% (half of 60%); p95 400 ms > 90 ms".into()
+            ),
+            (
+                "signup/".into(),
+                "failed".into(),
+                "error rate 100.0% > 60%; p95 96 ms > 90 ms".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn error_patterns_count_each_error_of_each_step_with_first_and_last_seen() {
+    let input = ten_minutes(4, &["errors:3m-4m:0.3"]);
+    let out = run(BIN, &["--json"], &input);
+    let r = json(&out.stdout);
+    let patterns = r["error_patterns"].as_array().unwrap();
+    // Every failed step is in exactly one pattern, and the totals agree.
+    let total: u64 = patterns.iter().map(|p| p["count"].as_u64().unwrap()).sum();
+    let by_step: u64 = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["errors"].as_u64().unwrap())
+        .sum();
+    let by_error: u64 = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!((total, by_error), (by_step, by_step));
+    // Most frequent first; first seen never after last seen.
+    let counts: Vec<u64> = patterns
+        .iter()
+        .map(|p| p["count"].as_u64().unwrap())
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]));
+    for p in patterns {
+        assert!(
+            p["first_seen_ms"].as_i64() <= p["last_seen_ms"].as_i64(),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn health_and_window_flags_check_their_values() {
+    for (args, msg) in [
+        (
+            vec!["--window", "0"],
+            "--window takes a duration from 1ms to 7d, e.g. 1m",
+        ),
+        (
+            vec!["--error-rate-threshold", "1.5"],
+            "--error-rate-threshold takes a fraction from 0 to 1 or a percentage, e.g. 0.2 or 20%",
+        ),
+        (
+            vec!["--slow-ms", "fast"],
+            "--slow-ms: invalid duration 'fast': unknown unit 'fast' (use ms, s, m, h or d)",
+        ),
+        (
+            vec!["merge", "--window", "1m", "x.state"],
+            "--window needs the events: states keep no windows",
+        ),
+    ] {
+        let out = run(BIN, &args, b"");
+        assert_eq!(out.code, 2, "{args:?}");
+        assert_eq!(
+            out.stderr,
+            format!("wf-agg: {msg}\nTry 'wf-agg --help' for more information.\n")
+        );
+    }
+}

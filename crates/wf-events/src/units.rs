@@ -1,5 +1,6 @@
 //! Durations on the command line: `250ms`, `30s`, `10m`, `2h`, `1d`, or bare
-//! milliseconds, as every tool's flags take them.
+//! milliseconds, as every tool's flags take them; and event times as people read
+//! them (UTC), as every tool prints them.
 
 /// Parses a duration into milliseconds. A bare number is milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
@@ -30,6 +31,28 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     Ok(ms.round() as u64)
 }
 
+/// The time of day of `ms` since the epoch, UTC: `HH:MM:SS`.
+pub fn clock(ms: i64) -> String {
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `ms` since the epoch as a UTC date and time: `2026-01-01 00:00:00 UTC`.
+pub fn utc(ms: i64) -> String {
+    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {} UTC", clock(ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +75,13 @@ mod tests {
         );
         assert!(parse_duration_ms("s").is_err());
         assert!(parse_duration_ms("-1s").is_err());
+    }
+
+    #[test]
+    fn dates_and_clocks() {
+        assert_eq!(utc(1_767_225_600_000), "2026-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(clock(1_767_225_661_000), "00:01:01");
+        assert_eq!(clock(-1_000), "23:59:59");
     }
 }

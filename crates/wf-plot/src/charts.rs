@@ -10,6 +10,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use wf_agg::{Hist, Report, Window};
+use wf_events::units::clock;
 
 /// DejaVu Sans (its licence is assets/DejaVuSans-LICENSE.txt).
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -467,11 +468,6 @@ fn steps<DB: DrawingBackend>(
 }
 
 /// Clock time of day (UTC) of an epoch millisecond, `HH:MM:SS`.
-pub fn clock(ms: i64) -> String {
-    let s = ms.div_euclid(1000).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-}
-
 /// Throughput (bars, right axis) and p50/p95/p99 (lines, left log axis) per window.
 fn over_time<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -578,7 +574,6 @@ mod tests {
         assert_eq!(percentile_label(2.0), "99%");
         assert_eq!(percentile_label(3.0), "99.9%");
         assert_eq!(percentile_label(4.0), "99.99%");
-        assert_eq!(clock(1_767_225_661_000), "00:01:01");
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::charts::{clock, fmt_ms, Chart};
+use crate::charts::{fmt_ms, Chart};
 use wf_agg::Window;
+use wf_events::units::{clock, utc};
 
 /// What the page shows besides the report itself.
 pub struct PageInput<'a> {
@@ -130,21 +131,6 @@ fn figure(chart: Chart, svg: bool) -> String {
 
 fn no_data(what: &str) -> String {
     format!("<p class=\"empty\">No {what} in the input, so there is no chart.</p>\n")
-}
-
-fn utc(ms: i64) -> String {
-    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {} UTC", clock(ms))
 }
 
 /// The whole page.
@@ -483,11 +469,5 @@ mod tests {
             cell(&r, "a.nope"),
             "<td data-field=\"a.nope\" data-value=\"null\">–</td>"
         );
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(utc(1_767_225_600_000), "2026-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
     }
 }

@@ -28,6 +28,8 @@ Options:
       --drop-closes N      leave out N transaction_close events
       --duplicates N       write one event of N transactions twice
       --reorder K          shuffle the output in blocks of K events
+      --incident SPEC      a slowdown, error burst or drop over a range of the run,
+                           e.g. slowdown:5m-7m:x4 (repeatable; see --help)
       --kafka-bootstrap H  send to Kafka at H (host:port,…) instead of stdout
       --topic-steps T      topic for step events and waits [default: workflow.steps]
       --topic-txn T        topic for transaction_open/close [default: workflow.transactions]
@@ -58,6 +60,13 @@ Fault injection is exact and reproducible: --junk, --drop-closes and --duplicate
 are counts (they need --samples), and faults come from their own random stream,
 so the rest of the output stays as it was.
 
+Incidents (--incident KIND:FROM-TO[:AMOUNT]) change the transactions that start
+between FROM and TO after the first start: 'slowdown' multiplies their step
+latencies by AMOUNT (x5 by default), 'errors' makes every step fail at least at
+AMOUNT (0.5 by default), 'drop' starts them at AMOUNT of --rate (0.1 by default).
+A run with an incident draws the same random numbers as one without, so only
+the incident differs: ground truth for anomaly detection (wf-agg --window).
+
 Examples:
   Simulate 100000 transactions and summarize them:
     wf-sim --samples 100000 | wf-agg
@@ -77,6 +86,9 @@ Examples:
   A live Kafka producer over TLS with compression:
     wf-sim --realtime --rate 50 --kafka-bootstrap broker:9093 \
       --kafka-config security.protocol=ssl --kafka-config compression.type=zstd
+
+  Ten minutes at 100/s with a 4x slowdown in minutes 5 and 6, then find it:
+    wf-sim --duration 10m --incident slowdown:5m-7m:x4 | wf-agg --window 1m --json | jq .anomalies
 
   Start from the built-in workflows to define your own:
     wf-sim --list-workflows > flows.json
@@ -106,6 +118,7 @@ pub struct Args {
     pub realtime: bool,
     pub line_buffered: bool,
     pub faults: Faults,
+    pub incidents: Vec<wf_sim::incident::Incident>,
     pub kafka: wf_events::kafka::ProducerFlags,
 }
 
@@ -124,6 +137,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         realtime: false,
         line_buffered: false,
         faults: Faults::default(),
+        incidents: Vec::new(),
         kafka: Default::default(),
     };
     let mut list = false;
@@ -179,6 +193,12 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Long("duplicates") => {
                 a.faults.duplicates = cli::value(&mut p, "--duplicates", "a whole number")?
             }
+            Long("incident") => a
+                .incidents
+                .push(wf_sim::incident::Incident::parse(&cli::string(
+                    &mut p,
+                    "--incident",
+                )?)?),
             Long("reorder") => {
                 a.faults.reorder = cli::value(&mut p, "--reorder", "a block size in events")?
             }

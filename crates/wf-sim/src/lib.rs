@@ -1,6 +1,7 @@
 //! wf-sim as a library: the simulator, its random generator and the workflow
 //! definitions, so that tests elsewhere can make the same streams in memory.
 
+pub mod incident;
 pub mod rng;
 pub mod sim;
 pub mod workflow;
@@ -35,6 +36,7 @@ impl Config {
             start_ms: DEFAULT_START_MS,
             duration_ms: None,
             faults: Faults::default(),
+            incidents: Vec::new(),
         }
     }
 

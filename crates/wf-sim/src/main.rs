@@ -125,6 +125,7 @@ fn run() -> Result<ExitCode, Error> {
         start_ms,
         duration_ms: a.duration_ms,
         faults: a.faults.clone(),
+        incidents: a.incidents.clone(),
     })
     .map_err(Error::Usage)?;
 

@@ -15,6 +15,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use wf_events::{write_line, Event, EventType, Status};
 
+use crate::incident::{self, Incident};
 use crate::rng::{mix64, Rng};
 use crate::workflow::Workflow;
 
@@ -52,6 +53,8 @@ pub struct Config {
     /// Start no transaction later than this many ms after `start_ms`.
     pub duration_ms: Option<u64>,
     pub faults: Faults,
+    /// Slowdowns, error bursts and drops over ranges of the run.
+    pub incidents: Vec<Incident>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -286,7 +289,10 @@ impl Simulator {
     fn start_transaction(&mut self, t0: i64) {
         let txn = self.started;
         self.started += 1;
-        self.clock_ms += self.rng.exponential(1000.0 / self.cfg.rate);
+        let now = incident::in_force(&self.cfg.incidents, t0.saturating_sub(self.cfg.start_ms));
+        self.clock_ms += self
+            .rng
+            .exponential(1000.0 / (self.cfg.rate * now.rate_share));
 
         let wi = self.pick_workflow();
         let base = Pending {
@@ -338,8 +344,11 @@ impl Simulator {
                     step: s as u16,
                     ..base
                 });
-                let dur = step.latency.sample(&mut self.rng);
-                let error = if self.rng.chance(step.error_rate) {
+                let mut dur = step.latency.sample(&mut self.rng);
+                if now.slowdown != 1.0 {
+                    dur = (dur as f64 * now.slowdown).round() as i64;
+                }
+                let error = if self.rng.chance(step.error_rate.max(now.error_rate)) {
                     failed = true;
                     self.rng.below(step.errors.len() as u64) as u16
                 } else {

@@ -259,6 +259,13 @@ fn usage_errors_exit_2() {
             "--outlier-min-ms (9) must be >= 0 and <= --outlier-max-ms (5)",
         ),
         (vec!["extra"], "unexpected argument \"extra\""),
+        (
+            vec!["--incident", "outage:1m-2m"],
+            "--incident 'outage:1m-2m': unknown kind 'outage'; the form is KIND:FROM-TO[:AMOUNT], \
+             KIND one of slowdown (AMOUNT a factor, e.g. x5 [default]), errors (a failure rate, \
+             e.g. 0.5 [default] or 50%) or drop (the share of --rate left, e.g. 0.1 [default]); \
+             FROM and TO durations since the start, e.g. slowdown:5m-7m:x4",
+        ),
     ] {
         let out = run(BIN, &args, b"");
         assert_eq!(out.code, 2, "{args:?}");
@@ -318,4 +325,57 @@ fn help_and_version() {
         run(BIN, &["-V"], b"").stdout,
         format!("wf-sim {}\n", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn an_incident_changes_only_the_transactions_in_its_range() {
+    let clean = run(BIN, &["--duration", "60s"], b"");
+    let slow = run(
+        BIN,
+        &["--duration", "60s", "--incident", "slowdown:20s-30s:x3"],
+        b"",
+    );
+    assert_eq!((slow.code, slow.stderr.as_str()), (0, ""));
+    // The same transactions (same random draws), so the same opens.
+    let opens = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains("\"transaction_open\""))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(opens(&clean.stdout), opens(&slow.stdout));
+    // Step durations: the same before 20 s, three times as long (rounded)
+    // for transactions started between 20 and 30 s.
+    let steps = |out: &str| -> std::collections::HashMap<(String, String), (i64, i64)> {
+        let mut open = std::collections::HashMap::new();
+        let mut done = std::collections::HashMap::new();
+        for l in out.lines() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let id = v["txn_id"].as_str().unwrap().to_string();
+            match v["type"].as_str().unwrap() {
+                "transaction_open" => {
+                    open.insert(id, v["ts_ms"].as_i64().unwrap());
+                }
+                "step_done" => {
+                    let key = (id.clone(), v["step"].as_str().unwrap().to_string());
+                    done.insert(key, (open[&id], v["duration_ms"].as_i64().unwrap()));
+                }
+                _ => {}
+            }
+        }
+        done
+    };
+    let (a, b) = (steps(&clean.stdout), steps(&slow.stdout));
+    let t0 = 1_767_225_600_000;
+    let mut slowed = 0;
+    for (key, (opened, d)) in &a {
+        let Some((_, d2)) = b.get(key) else { continue };
+        if (t0 + 20_000..t0 + 30_000).contains(opened) {
+            assert_eq!(*d2, d * 3, "{key:?}");
+            slowed += 1;
+        } else {
+            assert_eq!(d2, d, "{key:?}");
+        }
+    }
+    assert!(slowed > 2_000, "{slowed}");
 }
