@@ -13,6 +13,14 @@ use crate::aggregate::Options;
 /// The longest `--window`: a week.
 const MAX_WINDOW_MS: u64 = 7 * 86_400_000;
 
+/// `--error-rate-threshold`'s value.
+pub fn error_rate_threshold(p: &mut Parser) -> Result<f64, String> {
+    rate(&cli::string(p, "--error-rate-threshold")?).ok_or_else(|| {
+        "--error-rate-threshold takes a fraction from 0 to 1 or a percentage, e.g. 0.2 or 20%"
+            .to_string()
+    })
+}
+
 /// A fraction (`0.2`) or a percentage (`20%`) from 0 to 1.
 fn rate(text: &str) -> Option<f64> {
     let v = match text.strip_suffix('%') {
@@ -22,8 +30,8 @@ fn rate(text: &str) -> Option<f64> {
     (0.0..=1.0).contains(&v).then_some(v)
 }
 
-/// A slow threshold: a duration, or `0`/`off` for none.
-fn slow(p: &mut Parser, flag: &str) -> Result<Option<i64>, String> {
+/// A slow threshold (`--slow-ms`): a duration, or `0`/`off` for none.
+pub fn slow(p: &mut Parser, flag: &str) -> Result<Option<i64>, String> {
     let v = cli::string(p, flag)?;
     if v == "off" {
         return Ok(None);
@@ -66,10 +74,7 @@ impl InputFlags {
             }
             "derive-inter-step" => self.opts.derive_inter_step = true,
             "open-ttl" => self.opts.open_ttl_ms = cli::duration_ms(p, "--open-ttl")?,
-            "error-rate-threshold" => {
-                self.opts.health.error_rate = rate(&cli::string(p, "--error-rate-threshold")?)
-                    .ok_or("--error-rate-threshold takes a fraction from 0 to 1 or a percentage, e.g. 0.2 or 20%")?
-            }
+            "error-rate-threshold" => self.opts.health.error_rate = error_rate_threshold(p)?,
             "slow-ms" => self.opts.health.slow_ms = slow(p, "--slow-ms")?,
             "slow-txn-ms" => self.opts.health.slow_txn_ms = slow(p, "--slow-txn-ms")?,
             "window" => {

@@ -33,6 +33,10 @@ Options:
       --txn-buckets LIST transaction duration buckets, seconds, comma-separated
       --step-buckets LIST step duration buckets, seconds
       --gap-buckets LIST inter-step gap buckets, seconds
+      --error-rate-threshold R  wf_step_health: failed above error rate R, degraded
+                         above R/2 (0.2 or 20%) [default: 20%]
+      --slow-ms MS       wf_step_health: degraded when p95 is over MS [default: 1000]
+      --anomaly-window D windows of event time judged for anomalies [default: 1m]
 
 Kafka:
       --kafka-bootstrap H  consume from Kafka at H (host:port,…) as a group member
@@ -57,6 +61,12 @@ applied every second and before a rebalance takes partitions away
 serving while the broker is away, and reconnects by itself. Run several in one
 group and sum their series in Prometheus: docs/scaling.md.
 
+Health and anomalies: wf_step_health{workflow,step} is 0 (healthy), 1 (degraded)
+or 2 (failed) over the last --quantile-window, by wf-agg's rule. Each window of
+--anomaly-window is judged, when event time passes its end, against up to 60
+windows before it (from the sixth on); wf_anomalies_detected_total{kind} counts
+the drops, spikes and pattern shifts found (see wf-agg --help, --window).
+
 SIGINT and SIGTERM stop it cleanly (requests being answered finish first).
 
 Exit status: 0 when the input ended with --exit-on-eof, or on SIGINT/SIGTERM;
@@ -76,6 +86,9 @@ Examples:
   Two exporters sharing the topics' partitions:
     wf-prom --kafka-bootstrap localhost:9092 --listen 0.0.0.0:8001 &
     wf-prom --kafka-bootstrap localhost:9092 --listen 0.0.0.0:8002 &
+
+  Alert on what a person would call unwell:
+    wf-prom --error-rate-threshold 5% --slow-ms 500   # then alert on wf_step_health == 2
 
   One exporter per pipeline, told apart by a label:
     tail -F orders.jsonl | wf-prom --listen 0.0.0.0:8001 --const-label pipeline=orders
@@ -106,6 +119,8 @@ pub struct Args {
     pub txn_buckets: Vec<f64>,
     pub step_buckets: Vec<f64>,
     pub gap_buckets: Vec<f64>,
+    pub health: wf_agg::health::Thresholds,
+    pub anomaly_window_ms: u64,
 }
 
 /// Bucket upper bounds in seconds: positive, finite and increasing.
@@ -164,6 +179,8 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         txn_buckets: crate::metrics::TXN_BUCKETS.to_vec(),
         step_buckets: crate::metrics::STEP_BUCKETS.to_vec(),
         gap_buckets: crate::metrics::GAP_BUCKETS.to_vec(),
+        health: Default::default(),
+        anomaly_window_ms: 60_000,
     };
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
@@ -195,6 +212,16 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
                 a.max_series = cli::value(&mut p, "--max-series", "a whole number")?
             }
             Long("series-ttl") => a.series_ttl_ms = cli::duration_ms(&mut p, "--series-ttl")?,
+            Long("error-rate-threshold") => {
+                a.health.error_rate = wf_agg::flags::error_rate_threshold(&mut p)?
+            }
+            Long("slow-ms") => a.health.slow_ms = wf_agg::flags::slow(&mut p, "--slow-ms")?,
+            Long("anomaly-window") => {
+                a.anomaly_window_ms = cli::duration_ms(&mut p, "--anomaly-window")?;
+                if !(1_000..=86_400_000).contains(&a.anomaly_window_ms) {
+                    return Err("--anomaly-window takes a duration from 1s to 1d, e.g. 1m".into());
+                }
+            }
             Long("txn-buckets") => a.txn_buckets = buckets(&mut p, "--txn-buckets")?,
             Long("step-buckets") => a.step_buckets = buckets(&mut p, "--step-buckets")?,
             Long("gap-buckets") => a.gap_buckets = buckets(&mut p, "--gap-buckets")?,

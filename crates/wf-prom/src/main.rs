@@ -1,6 +1,7 @@
 //! wf-prom: a live Prometheus exporter for workflow events. See `wf-prom --help`.
 
 mod args;
+mod health;
 mod metrics;
 mod process;
 mod quantiles;
@@ -212,6 +213,8 @@ fn run() -> Result<ExitCode, Error> {
             step_buckets: a.step_buckets.clone(),
             gap_buckets: a.gap_buckets.clone(),
             kafka: a.kafka.bootstrap.is_some(),
+            health: a.health,
+            anomaly_window_ms: a.anomaly_window_ms as i64,
         },
     );
     registry.register_collector(Box::new(process::ProcessCollector));
@@ -238,6 +241,9 @@ fn run() -> Result<ExitCode, Error> {
         "txn_buckets": a.txn_buckets,
         "step_buckets": a.step_buckets,
         "gap_buckets": a.gap_buckets,
+        "error_rate_threshold": a.health.error_rate,
+        "slow_ms": a.health.slow_ms,
+        "anomaly_window_ms": a.anomaly_window_ms,
     });
     let server = tiny_http::Server::http(&a.listen).map_err(|e| Error::Listen {
         addr: a.listen.clone(),

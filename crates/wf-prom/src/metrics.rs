@@ -3,7 +3,7 @@
 //! encodes them while ingest goes on, and neither waits for the other.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -13,8 +13,10 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use wf_events::{ClosedTxn, Event, Observer, StepDone, Sym, Wait};
 
+use crate::health::StepHealth;
 use crate::quantiles::WindowQuantiles;
 use crate::series::{Bounded, Expire, Limits, OVERFLOW};
+use wf_agg::anomaly::{Kind, Live};
 
 /// Seconds, for transactions: the seed exporter's Fibonacci-ish range, widened.
 pub const TXN_BUCKETS: [f64; 14] = [
@@ -57,6 +59,11 @@ pub struct StepErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PartitionLabels {
     pub topic: String,
     pub partition: String,
@@ -73,6 +80,10 @@ pub struct Config {
     pub gap_buckets: Vec<f64>,
     /// Reading Kafka: export the consumer's metrics.
     pub kafka: bool,
+    /// When a step is degraded or failed (`wf_step_health`).
+    pub health: wf_agg::health::Thresholds,
+    /// Windows of event time judged for anomalies.
+    pub anomaly_window_ms: i64,
 }
 
 /// Makes histograms with a fixed set of buckets, for a family.
@@ -124,6 +135,9 @@ pub struct Metrics {
     pub outlier_ms: i64,
     pub txn_window: Arc<WindowQuantiles>,
     pub gap_window: Arc<WindowQuantiles>,
+    pub health: Arc<StepHealth>,
+    pub anomalies: Family<KindLabels, Counter>,
+    pub live: Arc<Mutex<Live>>,
 }
 
 impl Metrics {
@@ -182,7 +196,27 @@ impl Metrics {
                 cfg.quantiles.clone(),
                 cfg.quantile_window,
             )),
+            health: Arc::new(StepHealth::new(
+                cfg.quantile_window,
+                cfg.health,
+                limits.max_series,
+            )),
+            anomalies: Family::default(),
+            live: Arc::new(Mutex::new(Live::new(cfg.anomaly_window_ms))),
         };
+        for kind in Kind::ALL {
+            // Every kind from the start, at 0: an alert on increase() needs it.
+            let _ = m.anomalies.get_or_create(&KindLabels {
+                kind: kind.as_str().into(),
+            });
+        }
+        registry.register_collector(Box::new(m.health.clone()));
+        registry.register(
+            "wf_anomalies_detected",
+            "Windows of --anomaly-window judged unlike those before them, by kind \
+             (drop, spike, pattern_shift)",
+            m.anomalies.clone(),
+        );
         registry.register_collector(Box::new(m.txn_window.clone()));
         registry.register_collector(Box::new(m.gap_window.clone()));
         registry.register("wf_events", "Events read, by type", m.events.clone());
@@ -306,9 +340,27 @@ impl Observer for Metrics {
             t.workflow_name.unwrap_or("unknown"),
             t.duration_ms as f64 / 1000.0,
         );
+        let found = self.live.lock().unwrap_or_else(|e| e.into_inner()).record(
+            t.close_ts_ms,
+            t.duration_ms,
+            t.status == wf_events::Status::Error,
+        );
+        for a in found {
+            self.anomalies
+                .get_or_create(&KindLabels {
+                    kind: a.kind.as_str().into(),
+                })
+                .inc();
+        }
     }
 
     fn step_done(&mut self, s: &StepDone<'_>) {
+        self.health.observe(
+            s.workflow_name.unwrap_or("unknown"),
+            s.step_name,
+            s.duration_ms,
+            s.status == wf_events::Status::Error,
+        );
         if let Some(d) = s.duration_ms {
             let labels = StepLabels {
                 workflow: name(s.workflow_name),

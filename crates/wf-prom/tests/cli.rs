@@ -578,3 +578,96 @@ fn over_kafka_counts_equal_wf_agg_and_lag_is_exported() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Ten minutes at 100 starts a second with `incidents`, and no outlier waits
+/// (so no transaction lasts a minute and the last window never completes).
+fn ten_minutes(incidents: &[&str]) -> Vec<u8> {
+    let mut cfg = wf_sim::Config::builtin(0, 3);
+    cfg.samples = None;
+    cfg.duration_ms = Some(600_000);
+    cfg.outlier_rate = 0.0;
+    cfg.incidents = incidents
+        .iter()
+        .map(|i| wf_sim::incident::Incident::parse(i).unwrap())
+        .collect();
+    cfg.generate().unwrap()
+}
+
+fn anomaly_counts(text: &str) -> [f64; 3] {
+    ["drop", "spike", "pattern_shift"].map(|k| {
+        sample(
+            text,
+            &format!("wf_anomalies_detected_total{{kind=\"{k}\"}}"),
+        )
+    })
+}
+
+#[test]
+fn step_health_agrees_with_wf_agg_and_anomalies_are_counted() {
+    let input = ten_minutes(&["slowdown:5m-7m:x4", "drop:8m-9m:0.1"]);
+    let report = wf_agg_report(&input);
+    let total = report["events"]["total"].as_u64().unwrap();
+    let ex = start(&["--quantile-window", "10m"], input);
+    wait_for(&ex.addr, total);
+    let text = get(&ex.addr, "/metrics").2;
+    // wf_step_health is wf-agg's class of each step, as 0/1/2.
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 15);
+    for s in steps {
+        let level = match s["health"].as_str().unwrap() {
+            "healthy" => 0.0,
+            "degraded" => 1.0,
+            _ => 2.0,
+        };
+        let series = format!(
+            "wf_step_health{{workflow=\"{}\",step=\"{}\"}}",
+            s["workflow"].as_str().unwrap(),
+            s["step"].as_str().unwrap()
+        );
+        assert_eq!(sample(&text, &series), level, "{series}");
+    }
+    // The slowdown: minutes 5 and 6 spike (p95) and the first shifts; the
+    // drop: minute 8 against the windows before it.
+    assert_eq!(anomaly_counts(&text), [1.0, 2.0, 1.0]);
+
+    // A clean run of the same length: every kind exported, none counted.
+    let input = ten_minutes(&[]);
+    let total = wf_agg_report(&input)["events"]["total"].as_u64().unwrap();
+    let ex = start(&[], input);
+    wait_for(&ex.addr, total);
+    assert_eq!(
+        anomaly_counts(&get(&ex.addr, "/metrics").2),
+        [0.0, 0.0, 0.0]
+    );
+}
+
+#[test]
+fn health_thresholds_are_flags() {
+    let input = std::fs::read(testdata("agg/interleaved.jsonl")).unwrap();
+    let ex = start(
+        &["--error-rate-threshold", "60%", "--slow-ms", "100"],
+        input,
+    );
+    wait_for(&ex.addr, 20);
+    let text = get(&ex.addr, "/metrics").2;
+    for (series, level) in [
+        ("wf_step_health{workflow=\"checkout\",step=\"charge\"}", 2.0),
+        (
+            "wf_step_health{workflow=\"checkout\",step=\"validate\"}",
+            0.0,
+        ),
+        (
+            "wf_step_health{workflow=\"signup\",step=\"create_account\"}",
+            1.0,
+        ),
+    ] {
+        assert_eq!(sample(&text, series), level, "{series}");
+    }
+    let bad = run(BIN, &["--anomaly-window", "10ms"], b"");
+    assert_eq!(bad.code, 2);
+    assert_eq!(
+        bad.stderr,
+        "wf-prom: --anomaly-window takes a duration from 1s to 1d, e.g. 1m\n\
+         Try 'wf-prom --help' for more information.\n"
+    );
+}
