@@ -24,6 +24,11 @@ Options:
       --open-ttl D         count transactions open longer than D as abandoned [default: 10m]
       --strict             stop at the first malformed line (exit 1)
       --show-malformed N   report the first N malformed lines on stderr [default: 10]
+      --window D           fixed windows of D (e.g. 1m) over time, anomalies marked red
+      --error-rate-threshold R  health: failed above error rate R, degraded above R/2
+                           [default: 20%]
+      --slow-ms MS         health: a step is degraded when its p95 is over MS [default: 1000]
+      --slow-txn-ms MS     health: a workflow is degraded when its p95 is over MS
   -h, --help               short help (--help: long help with examples)
   -V, --version            print the version
 ";
@@ -34,7 +39,10 @@ The numbers come from the same code as wf-agg's, so the page and
 logarithmic; the charts are transaction durations, inter-step gaps (injected
 outliers apart, the outlier threshold marked), latency by percentile up to
 p99.99, each step's p50/p95/p99 and error rate, and throughput and percentiles
-over time. report.html needs no network and no server, and keeps working when
+over time (with --window, in fixed windows, the anomalies wf-agg finds shaded
+red and listed). Steps and workflows carry their health class and its reason;
+error patterns list each error of each step with when it was first and last
+seen. report.html needs no network and no server, and keeps working when
 the folder is moved.
 
 Exit status: 0 success, 1 an input or output error (or a malformed line with
@@ -49,6 +57,9 @@ Examples:
 
   Gaps measured from the steps, outliers from 5 s:
     wf-plot --derive-inter-step --outlier-ms 5000 events.jsonl
+
+  Minute by minute, with an injected slowdown shaded where it was found:
+    wf-sim --duration 10m --incident slowdown:5m-7m:x4 | wf-plot --window 1m -o report/
 ";
 
 #[derive(Debug)]

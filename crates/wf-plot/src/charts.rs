@@ -41,6 +41,8 @@ pub struct ChartData<'a> {
     pub injected: &'a Hist,
     pub windows: Vec<Window>,
     pub window_ms: i64,
+    /// Windows flagged as anomalies (--window): start and end.
+    pub anomalies: Vec<(i64, i64)>,
 }
 
 /// One chart of the report.
@@ -141,7 +143,7 @@ impl Chart {
             )?,
             Chart::Percentiles => percentiles(root, self.title(), d.txn, d.gaps)?,
             Chart::Steps => steps(root, self.title(), d.report)?,
-            Chart::OverTime => over_time(root, self.title(), &d.windows, d.window_ms)?,
+            Chart::OverTime => over_time(root, self.title(), d)?,
         }
         root.present().map_err(err)
     }
@@ -467,14 +469,13 @@ fn steps<DB: DrawingBackend>(
     legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
-/// Clock time of day (UTC) of an epoch millisecond, `HH:MM:SS`.
 /// Throughput (bars, right axis) and p50/p95/p99 (lines, left log axis) per window.
 fn over_time<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    windows: &[Window],
-    window_ms: i64,
+    d: &ChartData<'_>,
 ) -> Result<(), String> {
+    let (windows, window_ms) = (d.windows.as_slice(), d.window_ms);
     let start = windows.first().map_or(0, |w| w.start_ms);
     let end = windows.last().map_or(start + window_ms, |w| w.end_ms);
     let lo = windows
@@ -536,6 +537,17 @@ fn over_time<DB: DrawingBackend>(
         .map_err(err)?
         .label("throughput (right axis)")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], GREY.mix(0.35).filled()));
+    if !d.anomalies.is_empty() {
+        chart
+            .draw_secondary_series(
+                d.anomalies
+                    .iter()
+                    .map(|&(s, e)| Rectangle::new([(s, 0.0), (e, tmax)], RED.mix(0.18).filled())),
+            )
+            .map_err(err)?
+            .label("anomaly")
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], RED.mix(0.18).filled()));
+    }
     for (k, (name, color)) in [("p50", GREEN_), ("p95", ORANGE), ("p99", PURPLE)]
         .into_iter()
         .enumerate()

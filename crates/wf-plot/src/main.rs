@@ -113,13 +113,30 @@ fn run() -> Result<ExitCode, Error> {
     written.push(json_path);
 
     charts::register_font().map_err(output(&dir))?;
+    // --window's fixed windows when asked for, else the self-sizing timeline.
+    let (windows, window_ms, outside) = match &report.windows {
+        Some(w) => (w.items.clone(), w.window_ms, w.left_out),
+        None => (
+            agg.timeline().windows(),
+            agg.timeline().window_ms(),
+            agg.timeline().outside(),
+        ),
+    };
+    let mut flagged: Vec<(i64, i64)> = report
+        .anomalies
+        .iter()
+        .flatten()
+        .map(|a| (a.window_start_ms, a.window_end_ms))
+        .collect();
+    flagged.dedup();
     let data = ChartData {
         report: &report,
         txn: agg.transaction_hist(),
         gaps: agg.gap_hist(),
         injected: agg.injected_gap_hist(),
-        windows: agg.timeline().windows(),
-        window_ms: agg.timeline().window_ms(),
+        windows,
+        window_ms,
+        anomalies: flagged,
     };
     let mut drawn = Vec::new();
     for chart in Chart::ALL {
@@ -149,7 +166,7 @@ fn run() -> Result<ExitCode, Error> {
         charts: &drawn,
         windows: &data.windows,
         window_ms: data.window_ms,
-        windows_outside: agg.timeline().outside(),
+        windows_outside: outside,
         inputs: &names,
         command_line: &command_line,
         csv: a.csv,

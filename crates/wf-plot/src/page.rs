@@ -133,6 +133,33 @@ fn no_data(what: &str) -> String {
     format!("<p class=\"empty\">No {what} in the input, so there is no chart.</p>\n")
 }
 
+/// The anomalies of --window under the over-time chart: a table, or a line
+/// saying there were none (and nothing without --window).
+fn anomalies(r: &Value) -> String {
+    let Some(found) = r["anomalies"].as_array() else {
+        return String::new();
+    };
+    if found.is_empty() {
+        return "<p id=\"anomalies\">No anomaly: every full window is like the run's median window.</p>\n".into();
+    }
+    let mut h = String::from("<h3 id=\"anomalies\">Anomalies (red on the chart)</h3>\n<table>\n<tr><th class=\"t\">window (UTC)</th><th class=\"t\">kind</th><th class=\"t\">metric</th><th>observed</th><th>expected</th></tr>\n");
+    for (i, a) in found.iter().enumerate() {
+        let (start, end) = (a["window_start_ms"].as_i64(), a["window_end_ms"].as_i64());
+        let _ = write!(
+            h,
+            "<tr><td class=\"t\">{}–{}</td>",
+            start.map_or_else(String::new, clock),
+            end.map_or_else(String::new, clock)
+        );
+        for f in ["kind", "metric", "observed", "expected"] {
+            h.push_str(&cell(r, &format!("anomalies.{i}.{f}")));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    h
+}
+
 /// The whole page.
 pub fn render(p: &PageInput<'_>) -> String {
     let r = p.report;
@@ -263,7 +290,7 @@ pub fn render(p: &PageInput<'_>) -> String {
     // 4. Steps and workflows.
     h.push_str("<section class=\"card\" id=\"steps\"><h2>Steps</h2>\n");
     if let Some(steps) = r["steps"].as_array() {
-        h.push_str("<table>\n<tr><th class=\"t\">workflow</th><th class=\"t\">step</th><th>count</th><th>errors</th><th>error rate</th>");
+        h.push_str("<table>\n<tr><th class=\"t\">workflow</th><th class=\"t\">step</th><th class=\"t\">health</th><th>count</th><th>errors</th><th>error rate</th>");
         for f in &DIST_FIELDS[1..] {
             let _ = write!(
                 h,
@@ -271,15 +298,23 @@ pub fn render(p: &PageInput<'_>) -> String {
                 if *f == "p999" { "p99.9" } else { f }
             );
         }
-        h.push_str("</tr>\n");
+        h.push_str("<th class=\"t\">why</th></tr>\n");
         for i in 0..steps.len() {
             h.push_str("<tr>");
-            for f in ["workflow", "step", "count", "errors", "error_rate"] {
+            for f in [
+                "workflow",
+                "step",
+                "health",
+                "count",
+                "errors",
+                "error_rate",
+            ] {
                 h.push_str(&cell(r, &format!("steps.{i}.{f}")));
             }
             for f in &DIST_FIELDS[1..] {
                 h.push_str(&cell(r, &format!("steps.{i}.duration_ms.{f}")));
             }
+            h.push_str(&cell(r, &format!("steps.{i}.health_reason")));
             h.push_str("</tr>\n");
         }
         h.push_str("</table>\n");
@@ -289,7 +324,7 @@ pub fn render(p: &PageInput<'_>) -> String {
         None => h.push_str(&no_data("steps")),
     }
     if let Some(workflows) = r["workflows"].as_array().filter(|w| !w.is_empty()) {
-        h.push_str("<h3>Workflows (transaction duration)</h3>\n<table>\n<tr><th>workflow</th><th>count</th><th>errors</th><th>error rate</th>");
+        h.push_str("<h3>Workflows (transaction duration)</h3>\n<table>\n<tr><th>workflow</th><th class=\"t\">health</th><th>count</th><th>errors</th><th>error rate</th>");
         for f in &DIST_FIELDS[1..] {
             let _ = write!(
                 h,
@@ -297,15 +332,16 @@ pub fn render(p: &PageInput<'_>) -> String {
                 if *f == "p999" { "p99.9" } else { f }
             );
         }
-        h.push_str("</tr>\n");
+        h.push_str("<th class=\"t\">why</th></tr>\n");
         for i in 0..workflows.len() {
             h.push_str("<tr>");
-            for f in ["workflow", "count", "errors", "error_rate"] {
+            for f in ["workflow", "health", "count", "errors", "error_rate"] {
                 h.push_str(&cell(r, &format!("workflows.{i}.{f}")));
             }
             for f in &DIST_FIELDS[1..] {
                 h.push_str(&cell(r, &format!("workflows.{i}.duration_ms.{f}")));
             }
+            h.push_str(&cell(r, &format!("workflows.{i}.health_reason")));
             h.push_str("</tr>\n");
         }
         h.push_str("</table>\n");
@@ -325,11 +361,12 @@ pub fn render(p: &PageInput<'_>) -> String {
             if p.windows_outside > 0 {
                 let _ = writeln!(
                     h,
-                    "<p class=\"empty\">{} closes with a ts_ms before 1970 or after year 285,000 are left out of this chart.</p>",
+                    "<p class=\"empty\">{} closes with a ts_ms too far from the others (or before 1970) are left out of this chart.</p>",
                     p.windows_outside
                 );
             }
             h.push_str(&figure(Chart::OverTime, svg));
+            h.push_str(&anomalies(r));
             h.push_str("<details><summary>Windows</summary>\n<table>\n<tr><th>window (UTC)</th><th>closed</th><th>errors</th><th>per second</th><th>p50 (ms)</th><th>p95 (ms)</th><th>p99 (ms)</th></tr>\n");
             for w in p.windows {
                 let d = &w.duration_ms;
@@ -387,6 +424,25 @@ pub fn render(p: &PageInput<'_>) -> String {
             h.push_str("</table>\n");
         }
         None => h.push_str("<p class=\"empty\">No step failed.</p>\n"),
+    }
+    if let Some(patterns) = r["error_patterns"].as_array().filter(|e| !e.is_empty()) {
+        h.push_str("<h3>Error patterns (by step)</h3>\n<table>\n<tr><th class=\"t\">workflow</th><th class=\"t\">step</th><th class=\"t\">error</th><th>count</th><th>first seen</th><th>last seen</th></tr>\n");
+        for (i, pat) in patterns.iter().enumerate() {
+            h.push_str("<tr>");
+            for f in ["workflow", "step", "error", "count"] {
+                h.push_str(&cell(r, &format!("error_patterns.{i}.{f}")));
+            }
+            for f in ["first_seen_ms", "last_seen_ms"] {
+                let _ = write!(
+                    h,
+                    "<td data-field=\"error_patterns.{i}.{f}\" data-value=\"{}\">{}</td>",
+                    pat[f],
+                    pat[f].as_i64().map_or_else(|| "–".to_string(), utc)
+                );
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
     }
     h.push_str("</section>\n");
 

@@ -110,6 +110,9 @@ fn check_report(dir: &TempDir, input: &Path, opts: Options) -> String {
         "events.malformed",
         "transactions.slowest.0.txn_id",
         "steps.0.error_rate",
+        "steps.0.health",
+        "steps.0.health_reason",
+        "workflows.0.health",
         "workflows.0.duration_ms.p50",
     ] {
         assert!(
@@ -280,4 +283,41 @@ fn help_and_version() {
         run(BIN, &["--version"], b"").stdout,
         format!("wf-plot {}\n", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn windows_mark_the_anomalies_of_an_injected_incident() {
+    let dir = TempDir::new("incident");
+    let mut cfg = wf_sim::Config::builtin(0, 1);
+    cfg.samples = None;
+    cfg.duration_ms = Some(600_000);
+    cfg.incidents = vec![wf_sim::incident::Incident::parse("errors:3m-4m:0.3").unwrap()];
+    let events = cfg.generate().unwrap();
+    let file = dir.0.with_extension("jsonl");
+    std::fs::write(&file, &events).unwrap();
+    let out = run(
+        BIN,
+        &["-o", &dir.arg(), "--window", "1m", &file.to_string_lossy()],
+        b"",
+    );
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    let opts = Options {
+        window_ms: Some(60_000),
+        ..Options::default()
+    };
+    let html = check_report(&dir, &file, opts);
+    std::fs::remove_file(&file).unwrap();
+    // The error burst of minute 3, on the page as in the JSON.
+    assert!(html.contains("<h3 id=\"anomalies\">Anomalies (red on the chart)</h3>"));
+    assert!(html.contains("<td class=\"t\">00:03:00–00:04:00</td>"));
+    let fields = page_fields(&html);
+    assert!(fields.contains(&("anomalies.0.kind".into(), "spike".into())));
+    assert!(fields.contains(&("anomalies.0.metric".into(), "error_rate".into())));
+    // Fixed windows of a minute on the over-time chart, and error patterns.
+    assert!(html.contains("in 11 windows of 1.0 min") || html.contains("in 12 windows of 1.0 min"));
+    assert!(html.contains("<h3>Error patterns (by step)</h3>"));
+    assert!(fields
+        .iter()
+        .any(|(p, _)| p == "error_patterns.0.first_seen_ms"));
+    assert!(image::open(dir.path("over_time.png")).is_ok());
 }
