@@ -80,4 +80,7 @@ if scripts/prom-check.sh; then ok "promtool check"; else fail "promtool check" "
 # 10. wf-prom against a real Prometheus: the documented queries, rules and panels.
 if scripts/prom-integration.sh; then ok "prometheus integration"; else fail "prometheus integration" "see above"; fi
 
+# 11. The live dashboard in a real terminal (tmux).
+if scripts/watch-check.sh; then ok "watch check"; else fail "watch check" "see above"; fi
+
 summary e2e

@@ -135,13 +135,13 @@ impl Slowest {
 
 /// CSV files written as the stream is read, so they cost no memory.
 struct CsvSinks {
-    txn: Option<Box<dyn Write>>,
-    gap: Option<Box<dyn Write>>,
+    txn: Option<Box<dyn Write + Send>>,
+    gap: Option<Box<dyn Write + Send>>,
     error: Option<io::Error>,
 }
 
 impl CsvSinks {
-    fn write(&mut self, which: fn(&mut CsvSinks) -> Option<&mut Box<dyn Write>>, row: &str) {
+    fn write(&mut self, which: fn(&mut CsvSinks) -> Option<&mut Box<dyn Write + Send>>, row: &str) {
         if self.error.is_some() {
             return;
         }
@@ -189,6 +189,8 @@ struct Stats {
     steps: FxHashMap<(Option<Sym>, Sym), Row>,
     /// Failures by step and error type.
     patterns: FxHashMap<(Option<Sym>, Sym), FxHashMap<Box<str>, Pattern>>,
+    /// For --watch: recent failures and anomalies as they are found.
+    live: Option<LiveView>,
     csv: Option<CsvSinks>,
 }
 
@@ -208,6 +210,12 @@ impl Observer for Stats {
         self.timeline.record(t.close_ts_ms, t.duration_ms, error);
         if let Some(w) = &mut self.windows {
             w.record(t.close_ts_ms, t.duration_ms, error);
+        }
+        if let Some(live) = &mut self.live {
+            let found = live.detector.record(t.close_ts_ms, t.duration_ms, error);
+            live.anomalies.extend(found);
+            let excess = live.anomalies.len().saturating_sub(LIVE_KEEP);
+            live.anomalies.drain(..excess);
         }
         self.slowest.offer(t.txn_id, t.duration_ms, t.close_ts_ms);
         self.workflows
@@ -245,6 +253,18 @@ impl Observer for Stats {
                 None => {
                     errors.insert(name.into(), seen);
                 }
+            }
+            if let Some(live) = &mut self.live {
+                if live.recent_errors.len() == LIVE_KEEP {
+                    live.recent_errors.pop_front();
+                }
+                live.recent_errors.push_back(RecentError {
+                    ts_ms: s.ts_ms,
+                    workflow: s.workflow_name.map(String::from),
+                    step: s.step_name.to_string(),
+                    error: name.to_string(),
+                    txn_id: s.txn_id.to_string(),
+                });
             }
         }
     }
@@ -291,6 +311,28 @@ impl Observer for Stats {
             }
         }
     }
+}
+
+/// Recent failures and anomalies kept for a live view.
+const LIVE_KEEP: usize = 50;
+
+/// What a live view (`--watch`) shows besides the report: the latest failed
+/// steps and the anomalies found so far, each window judged against the
+/// windows before it ([`anomaly::Live`]).
+#[derive(Clone, Debug)]
+pub struct LiveView {
+    detector: anomaly::Live,
+    pub anomalies: Vec<Anomaly>,
+    pub recent_errors: std::collections::VecDeque<RecentError>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecentError {
+    pub ts_ms: i64,
+    pub workflow: Option<String>,
+    pub step: String,
+    pub error: String,
+    pub txn_id: String,
 }
 
 /// One error type of one step: how often, first and last seen (event time).
@@ -344,6 +386,7 @@ impl Aggregator {
                 workflows: FxHashMap::default(),
                 steps: FxHashMap::default(),
                 patterns: FxHashMap::default(),
+                live: None,
                 csv: None,
             },
         }
@@ -352,8 +395,8 @@ impl Aggregator {
     /// Also writes one CSV row per closed transaction and per gap, with headers.
     pub fn write_csv(
         &mut self,
-        txn: Option<Box<dyn Write>>,
-        gap: Option<Box<dyn Write>>,
+        txn: Option<Box<dyn Write + Send>>,
+        gap: Option<Box<dyn Write + Send>>,
     ) -> io::Result<()> {
         let mut sinks = CsvSinks {
             txn,
@@ -385,6 +428,26 @@ impl Aggregator {
             w.flush()?;
         }
         Ok(())
+    }
+
+    /// Keeps what a live view shows: recent failures, and anomalies judged
+    /// live in windows of `window_ms`.
+    pub fn watch(&mut self, window_ms: i64) {
+        self.stats.live = Some(LiveView {
+            detector: anomaly::Live::new(window_ms),
+            anomalies: Vec::new(),
+            recent_errors: Default::default(),
+        });
+    }
+
+    /// The live view, after [`Aggregator::watch`].
+    pub fn live(&self) -> Option<&LiveView> {
+        self.stats.live.as_ref()
+    }
+
+    /// Transactions open now.
+    pub fn open_transactions(&self) -> u64 {
+        self.tracker.open_transactions()
     }
 
     /// Counts a line that was not an event (when the caller parsed it).

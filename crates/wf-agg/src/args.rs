@@ -36,6 +36,10 @@ Options:
       --show-malformed N   report the first N malformed lines on stderr [default: 10]
       --state-out FILE     also save the exact counts, for 'wf-agg merge'
       --trace TXN_ID       print that transaction's timeline instead of the report
+      --watch              a live dashboard instead of one report: redrawn every
+                           second on a terminal, a summary every 10 s otherwise
+      --interval D         how often --watch draws [default: 1s on a terminal, else 10s]
+      --follow             with --watch and a FILE: keep reading it as it grows
       --window D           also report fixed windows of event time (e.g. 1m) and the
                            anomalies among them
       --error-rate-threshold R  a row's health is failed above error rate R, degraded
@@ -83,6 +87,14 @@ latency distribution moved, by a Kolmogorov–Smirnov test), each only when it i
 also beyond chance at the window's size (z of 4). At least 5 full windows are
 needed; memory grows by a few KiB per window.
 
+The dashboard (--watch) shows events per second, open transactions, each
+workflow's p50/p95/p99 and health, each step's health mark (● healthy, ▲
+degraded, ✖ failed) with its reason, the latest failed steps and the anomalies
+found so far, each window (--window, 1m by default) judged against the windows
+before it. It is drawn on the terminal's alternate screen; on exit (end of input,
+Ctrl-C) the terminal is restored and the last frame printed. When stdout is not
+a terminal the same frame is printed as a plain summary every --interval.
+
 With --kafka-bootstrap, wf-agg joins the consumer group and reads until
 --kafka-max-events or --kafka-idle-timeout (or Ctrl-C), in event-time order
 across its partitions. It commits the offsets of what it counted only after the
@@ -123,6 +135,11 @@ Examples:
   Stricter health: failed over 5% errors, degraded over 2.5% or p95 over 500 ms:
     wf-agg --error-rate-threshold 5% --slow-ms 500 events.jsonl
 
+  Watch a live stream (Ctrl-C to stop; the terminal is restored):
+    wf-sim --realtime --rate 200 | wf-agg --watch
+    wf-agg --watch --follow events.jsonl
+    wf-agg --watch --kafka-bootstrap localhost:9092
+
   Fail a CI job on a latency or error regression:
     wf-sim --samples 10000 | wf-agg --fail-on 'p99>40s' --fail-on 'error_rate>0.1'
 ";
@@ -147,6 +164,9 @@ pub struct Args {
     pub kafka: ConsumerFlags,
     pub max_events: Option<u64>,
     pub idle: Duration,
+    pub watch: bool,
+    pub interval: Option<Duration>,
+    pub follow: bool,
 }
 
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
@@ -161,6 +181,9 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         kafka: ConsumerFlags::new("workflow-aggregator"),
         max_events: None,
         idle: Duration::from_secs(5),
+        watch: false,
+        interval: None,
+        follow: false,
     };
     let mut args = args.into_iter().peekable();
     let merge = args.peek().is_some_and(|a| a == "merge");
@@ -190,6 +213,15 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
                 let name = name.to_string();
                 a.input.take_long(&name, &mut p)?
             }
+            Long("watch") if !merge => a.watch = true,
+            Long("follow") if !merge => a.follow = true,
+            Long("interval") if !merge => {
+                let ms = cli::duration_ms(&mut p, "--interval")?;
+                if !(100..=3_600_000).contains(&ms) {
+                    return Err("--interval takes a duration from 100ms to 1h, e.g. 1s".into());
+                }
+                a.interval = Some(Duration::from_millis(ms));
+            }
             Long("trace") if !merge => a.trace = Some(cli::string(&mut p, "--trace")?),
             Long("kafka-max-events") if !merge => {
                 a.max_events = Some(cli::value(&mut p, "--kafka-max-events", "a whole number")?)
@@ -216,6 +248,30 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     a.kafka.finish()?;
     if a.trace.is_some() && (a.kafka.bootstrap.is_some() || a.state_out.is_some()) {
         return Err("--trace reads files or standard input and prints a timeline only".into());
+    }
+    if a.watch {
+        if a.json
+            || a.trace.is_some()
+            || a.state_out.is_some()
+            || !a.fail_on.is_empty()
+            || a.txn_csv.is_some()
+            || a.gap_csv.is_some()
+            || a.max_events.is_some()
+        {
+            return Err(
+                "--watch draws a live dashboard: it takes no --json, --trace, \
+                        --state-out, --fail-on, CSV or --kafka-max-events"
+                    .into(),
+            );
+        }
+        if a.input.inputs.len() > 1 {
+            return Err("--watch reads one input: standard input, a file, or Kafka".into());
+        }
+    } else if a.interval.is_some() {
+        return Err("--interval needs --watch".into());
+    }
+    if a.follow && (!a.watch || !matches!(a.input.inputs.as_slice(), [wf_events::Input::Path(_)])) {
+        return Err("--follow needs --watch and one FILE".into());
     }
     if a.kafka.bootstrap.is_some() {
         if !a.input.inputs.is_empty() {

@@ -16,6 +16,7 @@ pub mod state;
 pub mod text;
 pub mod timeline;
 pub mod trace;
+pub mod watch;
 
 pub use aggregate::{Aggregator, Options, Report};
 pub use hist::{Hist, Summary};

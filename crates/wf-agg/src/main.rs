@@ -1,6 +1,7 @@
 //! wf-agg: aggregate workflow events. See `wf-agg --help`.
 
 mod args;
+mod live;
 
 use std::fmt;
 use std::fs::File;
@@ -68,7 +69,7 @@ fn main() -> ExitCode {
     cli::exit("wf-agg", run())
 }
 
-fn create(path: &Option<String>) -> Result<Option<Box<dyn Write>>, Error> {
+fn create(path: &Option<String>) -> Result<Option<Box<dyn Write + Send>>, Error> {
     let Some(path) = path else { return Ok(None) };
     let file = File::create(path).map_err(|err| Error::Output {
         name: path.clone(),
@@ -93,6 +94,9 @@ fn run() -> Result<ExitCode, Error> {
 
     if let Some(id) = &a.trace {
         return trace(id, &a);
+    }
+    if a.watch {
+        return live::run(&a, stop_on_signals()?);
     }
     let mut opts = a.input.opts.clone();
     if a.kafka.bootstrap.is_some() {
@@ -217,8 +221,8 @@ impl Handler for Feed<'_> {
     }
 }
 
-fn from_kafka(agg: &mut Aggregator, a: &args::Args) -> Result<ExitCode, Error> {
-    // Ctrl-C or SIGTERM ends the reading; the report and the commit still happen.
+/// A flag that SIGINT and SIGTERM set, instead of ending the process.
+fn stop_on_signals() -> Result<Arc<AtomicBool>, Error> {
     let stop_flag = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop_flag.clone()).map_err(|err| Error::Output {
@@ -226,6 +230,12 @@ fn from_kafka(agg: &mut Aggregator, a: &args::Args) -> Result<ExitCode, Error> {
             err,
         })?;
     }
+    Ok(stop_flag)
+}
+
+fn from_kafka(agg: &mut Aggregator, a: &args::Args) -> Result<ExitCode, Error> {
+    // Ctrl-C or SIGTERM ends the reading; the report and the commit still happen.
+    let stop_flag = stop_on_signals()?;
     let mut consumer = EventConsumer::connect(&a.kafka).map_err(Error::Kafka)?;
     let mut feed = Feed {
         agg,

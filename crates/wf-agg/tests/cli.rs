@@ -862,6 +862,20 @@ fn health_and_window_flags_check_their_values() {
             vec!["merge", "--window", "1m", "x.state"],
             "--window needs the events: states keep no windows",
         ),
+        (
+            vec!["--watch", "--json"],
+            "--watch draws a live dashboard: it takes no --json, --trace, --state-out, \
+             --fail-on, CSV or --kafka-max-events",
+        ),
+        (
+            vec!["--watch", "a.jsonl", "b.jsonl"],
+            "--watch reads one input: standard input, a file, or Kafka",
+        ),
+        (
+            vec!["--follow", "a.jsonl"],
+            "--follow needs --watch and one FILE",
+        ),
+        (vec!["--interval", "1s"], "--interval needs --watch"),
     ] {
         let out = run(BIN, &args, b"");
         assert_eq!(out.code, 2, "{args:?}");

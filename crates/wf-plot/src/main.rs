@@ -59,7 +59,7 @@ fn output<E: fmt::Display>(path: &Path) -> impl FnOnce(E) -> Error + '_ {
     }
 }
 
-fn create(path: &Path) -> Result<Box<dyn Write>, Error> {
+fn create(path: &Path) -> Result<Box<dyn Write + Send>, Error> {
     let file = File::create(path).map_err(output(path))?;
     Ok(Box::new(BufWriter::with_capacity(64 * 1024, file)))
 }
