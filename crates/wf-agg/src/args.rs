@@ -185,6 +185,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         interval: None,
         follow: false,
     };
+    let mut group_set = false;
     let mut args = args.into_iter().peekable();
     let merge = args.peek().is_some_and(|a| a == "merge");
     if merge {
@@ -232,6 +233,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             // Every other long flag is a Kafka or an input flag, or unknown.
             Long(name) if !merge => {
                 let name = name.to_string();
+                group_set |= name == "kafka-group";
                 if !a.kafka.take_long(&name, &mut p)? {
                     a.input.take_long(&name, &mut p)?
                 }
@@ -248,6 +250,10 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     a.kafka.finish()?;
     if a.trace.is_some() && (a.kafka.bootstrap.is_some() || a.state_out.is_some()) {
         return Err("--trace reads files or standard input and prints a timeline only".into());
+    }
+    if a.watch && !group_set {
+        // A dashboard sees every partition and takes none from the aggregators.
+        a.kafka.group = format!("wf-agg-watch-{}", std::process::id());
     }
     if a.watch {
         if a.json

@@ -255,3 +255,73 @@ fn a_missing_topic_is_named() {
         )
     );
 }
+
+#[test]
+fn watch_reads_kafka_live_and_stops_on_sigterm() {
+    let k = MockKafka::start(&TOPICS, 3);
+    produce(&k.bootstrap(), "400", "21");
+    let expected = json(&piped("400", "21"));
+    let total = expected["events"]["total"].as_u64().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "--watch",
+            "--interval",
+            "500ms",
+            "--kafka-bootstrap",
+            &k.bootstrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let pid = child.id();
+    let mut reaped = Reaped(Some(child));
+    // Plain frames (stdout is a pipe); wait for one that has every event.
+    let want = format!("events {}  (", grouped(total));
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = false;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with(&want) {
+            seen = true;
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no frame with {want}");
+    }
+    assert!(seen, "the output ended before a frame with {want}");
+    // Kafka never ends by itself: SIGTERM stops it, the last frame says so.
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = reaped.0.take().unwrap().wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let last_header = rest
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("wf-agg --watch · kafka://"))
+        .expect("a last frame");
+    assert!(last_header.ends_with("· input ended"), "{last_header}");
+    let closed = expected["transactions"]["closed"].as_u64().unwrap();
+    assert!(
+        rest.iter().any(|l| l.starts_with(&want)
+            && l.contains(&format!("closed {}   malformed 0", grouped(closed)))),
+        "{rest:?}"
+    );
+}
+
+fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
