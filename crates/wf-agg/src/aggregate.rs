@@ -17,8 +17,8 @@ use wf_events::{
 use crate::anomaly::{self, Anomaly};
 use crate::health::{self, Health, Thresholds};
 use crate::hist::{Hist, Summary};
-use crate::state::{self, SavedOptions, SavedPattern, SavedRow, State};
-use crate::timeline::{Timeline, Window};
+use crate::state::{self, SavedOptions, SavedPattern, SavedRow, SavedWindows, State};
+use crate::timeline::{Bucket, RoundedHist, Timeline, Window};
 
 /// The seed's outlier threshold for inter-step gaps.
 pub const DEFAULT_OUTLIER_MS: i64 = 15_000;
@@ -691,6 +691,7 @@ impl Aggregator {
                 outlier_ms: s.opts.outlier_ms,
                 derive_inter_step: s.opts.derive_inter_step,
                 top: s.opts.top,
+                window_ms: s.opts.window_ms,
             },
             by_type: s.by_type,
             malformed: s.malformed,
@@ -717,6 +718,16 @@ impl Aggregator {
             orphan_closes: counts.orphan_closes,
             abandoned: counts.abandoned,
             in_flight: self.tracker.in_flight(),
+            windows: s.windows.as_ref().map(|t| SavedWindows {
+                window_ms: t.window_ms(),
+                left_out: t.outside(),
+                opens: s.opens,
+                items: t
+                    .buckets()
+                    .filter(|(_, b)| b.closed > 0)
+                    .map(|(start, b)| (start, b.closed, b.errors, b.hist.to_saved()))
+                    .collect(),
+            }),
         }
     }
 
@@ -729,6 +740,7 @@ impl Aggregator {
             outlier_ms: o.outlier_ms,
             derive_inter_step: o.derive_inter_step,
             top: o.top,
+            window_ms: o.window_ms,
         };
         let theirs = &st.options;
         let differ = if theirs.outlier_ms != mine.outlier_ms {
@@ -743,6 +755,13 @@ impl Aggregator {
             ))
         } else if theirs.top != mine.top {
             Some(format!("--top {}, here {}", theirs.top, mine.top))
+        } else if theirs.window_ms != mine.window_ms {
+            let w = |v: Option<i64>| v.map_or_else(|| "none".to_string(), |v| format!("{v} ms"));
+            Some(format!(
+                "--window {}, here {}",
+                w(theirs.window_ms),
+                w(mine.window_ms)
+            ))
         } else {
             None
         };
@@ -792,6 +811,23 @@ impl Aggregator {
                 None => {
                     errors.insert(p.error.as_str().into(), seen);
                 }
+            }
+        }
+        if let (Some(mine), Some(theirs)) = (&mut s.windows, &st.windows) {
+            mine.add_outside(theirs.left_out);
+            for (start, closed, errors, hist) in &theirs.items {
+                let b = Bucket {
+                    closed: *closed,
+                    errors: *errors,
+                    hist: RoundedHist::from_saved(hist),
+                };
+                mine.absorb(*start, &b);
+            }
+            if let Some((lo, hi)) = theirs.opens {
+                s.opens = Some(match s.opens {
+                    None => (lo, hi),
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                });
             }
         }
         let counts = st.tracker_counts();

@@ -208,7 +208,10 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             )?)?),
             Long("state-out") => a.state_out = Some(cli::string(&mut p, "--state-out")?),
             Long("window") if merge => {
-                return Err("--window needs the events: states keep no windows".into())
+                return Err(
+                    "merge takes its windows from the states: give --window when saving them"
+                        .into(),
+                )
             }
             Long(name) if merge && InputFlags::judges(name) => {
                 let name = name.to_string();

@@ -328,6 +328,7 @@ fn merge(a: &args::Args) -> Result<ExitCode, Error> {
                 outlier_ms: state.options.outlier_ms,
                 derive_inter_step: state.options.derive_inter_step,
                 top: state.options.top,
+                window_ms: state.options.window_ms,
                 health: a.input.opts.health,
                 ..wf_agg::Options::default()
             })

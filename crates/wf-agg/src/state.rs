@@ -6,12 +6,13 @@
 //! tracker's counts and the transactions still in flight. Merging adds counts and
 //! pairs a transaction opened in one state with its close in another, so the
 //! report of merged states equals one aggregator's over all their events (the
-//! over-time chart's windows are not kept; they are wf-plot's, over a file).
+//! self-sizing over-time chart's windows are not kept; `--window`'s are).
 
 use serde::{Deserialize, Serialize};
 use wf_events::{InFlight, TrackerCounts};
 
 use crate::hist::Hist;
+use crate::timeline::SavedRounded;
 
 /// The format's name and version, the first key of every state file.
 pub const FORMAT: &str = "wf-agg-state/2";
@@ -42,6 +43,21 @@ pub struct State {
     pub orphan_closes: u64,
     pub abandoned: u64,
     pub in_flight: Vec<InFlight>,
+    /// `--window`'s windows; absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<SavedWindows>,
+}
+
+/// Fixed windows (`--window`) as a state keeps them: exact counts, durations at
+/// two significant digits as the windows hold them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedWindows {
+    pub window_ms: i64,
+    pub left_out: u64,
+    /// First and last transaction_open `ts_ms`: which windows are full.
+    pub opens: Option<(i64, i64)>,
+    /// (start, closed, errors, durations) of each non-empty window.
+    pub items: Vec<(i64, u64, u64, SavedRounded)>,
 }
 
 /// The options that change what is counted: states merge only when they agree.
@@ -50,6 +66,9 @@ pub struct SavedOptions {
     pub outlier_ms: i64,
     pub derive_inter_step: bool,
     pub top: usize,
+    /// `--window`, in ms; states merge only with the same windows.
+    #[serde(default)]
+    pub window_ms: Option<i64>,
 }
 
 /// A distribution as (value, count) pairs, smallest value first.

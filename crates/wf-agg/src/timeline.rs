@@ -22,6 +22,19 @@ pub const MAX_FIXED_WINDOWS: i64 = 525_600;
 /// timeline: windows are computed in i64 without overflow only within that span.
 const MAX_TS_MS: i64 = 1 << 53;
 
+/// The most slots a duration can need (an i64 has 19 digits): 100 + 17·90.
+const SLOTS_MAX: usize = 100 + 17 * 90 + 90;
+
+/// A rounded distribution as a state file keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct SavedRounded {
+    pub slots: Vec<(u32, u32)>,
+    pub n: u64,
+    pub sum: i128,
+    pub min: i64,
+    pub max: i64,
+}
+
 /// Durations at two significant digits: 0..99 exactly, then 100, 110, … 990,
 /// 1000, 1100, … (negative values count as 0).
 #[derive(Clone, Debug, Default)]
@@ -54,6 +67,45 @@ fn slot_value(i: usize) -> i64 {
 impl RoundedHist {
     pub(crate) fn count(&self) -> u64 {
         self.n
+    }
+
+    /// (slot, count) of the non-empty slots, and n, sum, min, max: a state's form.
+    pub(crate) fn to_saved(&self) -> SavedRounded {
+        SavedRounded {
+            slots: self
+                .counts
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c > 0)
+                .map(|(i, &c)| (i as u32, c))
+                .collect(),
+            n: self.n,
+            sum: self.sum,
+            min: self.min,
+            max: self.max,
+        }
+    }
+
+    pub(crate) fn from_saved(s: &SavedRounded) -> RoundedHist {
+        let len = s
+            .slots
+            .iter()
+            .map(|&(i, _)| i as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut counts = vec![0u32; len.min(SLOTS_MAX)];
+        for &(i, c) in &s.slots {
+            if let Some(slot) = counts.get_mut(i as usize) {
+                *slot = slot.saturating_add(c);
+            }
+        }
+        RoundedHist {
+            counts,
+            n: s.n,
+            sum: s.sum,
+            min: s.min,
+            max: s.max,
+        }
     }
 
     /// How many values lie in slots above the one `v` falls in.
@@ -239,9 +291,38 @@ impl Timeline {
     /// Records a transaction that closed at `ts_ms`; false when `ts_ms` is outside
     /// the span a timeline covers (see MAX_TS_MS) and it was left out.
     pub fn record(&mut self, ts_ms: i64, duration_ms: i64, error: bool) -> bool {
+        match self.slot_of(ts_ms) {
+            Some(i) => {
+                self.buckets[i].record(duration_ms, error);
+                true
+            }
+            None => {
+                self.outside += 1;
+                false
+            }
+        }
+    }
+
+    /// Adds a saved window's closes (a state's) to the window starting at
+    /// `start_ms`; false when it falls outside the span, as for a close.
+    pub(crate) fn absorb(&mut self, start_ms: i64, b: &Bucket) -> bool {
+        match self.slot_of(start_ms) {
+            Some(i) => {
+                self.buckets[i].merge(b);
+                true
+            }
+            None => {
+                self.outside += b.closed;
+                false
+            }
+        }
+    }
+
+    /// The index of the window `ts_ms` falls in, made to exist (widening or
+    /// padding as needed); None when it is outside the span a timeline covers.
+    fn slot_of(&mut self, ts_ms: i64) -> Option<usize> {
         if !(0..MAX_TS_MS).contains(&ts_ms) {
-            self.outside += 1;
-            return false;
+            return None;
         }
         self.origin
             .get_or_insert(ts_ms.div_euclid(self.window_ms) * self.window_ms);
@@ -257,8 +338,7 @@ impl Timeline {
                 // Fixed windows are never widened: a close so far from the
                 // others that it would need too many windows is left out.
                 if needed > MAX_FIXED_WINDOWS {
-                    self.outside += 1;
-                    return false;
+                    return None;
                 }
                 break;
             }
@@ -280,8 +360,12 @@ impl Timeline {
         if self.buckets.len() <= index {
             self.buckets.resize(index + 1, Bucket::default());
         }
-        self.buckets[index].record(duration_ms, error);
-        true
+        Some(index)
+    }
+
+    /// Closes left out, counted when a state is merged.
+    pub(crate) fn add_outside(&mut self, n: u64) {
+        self.outside += n;
     }
 
     /// Closes left out because their `ts_ms` was outside the timeline's span.

@@ -860,7 +860,7 @@ fn health_and_window_flags_check_their_values() {
         ),
         (
             vec!["merge", "--window", "1m", "x.state"],
-            "--window needs the events: states keep no windows",
+            "merge takes its windows from the states: give --window when saving them",
         ),
         (
             vec!["--watch", "--json"],
@@ -884,4 +884,47 @@ fn health_and_window_flags_check_their_values() {
             format!("wf-agg: {msg}\nTry 'wf-agg --help' for more information.\n")
         );
     }
+}
+
+#[test]
+fn states_keep_their_windows_and_merge_them() {
+    let input = ten_minutes(5, &["errors:4m-5m:0.4"]);
+    let whole = run(BIN, &["--json", "--window", "1m"], &input);
+    let r = json(&whole.stdout);
+    assert_eq!(r["anomalies"][0]["kind"], "spike");
+    // Three parts, cut anywhere: their states merge to the whole, windows and
+    // anomalies included.
+    let lines: Vec<&[u8]> = input.split_inclusive(|&b| b == b'\n').collect();
+    let third = lines.len() / 3;
+    let parts = [
+        &lines[..third],
+        &lines[third..2 * third],
+        &lines[2 * third..],
+    ];
+    let states: Vec<String> = (0..3).map(|i| tmp(&format!("w{i}.state"))).collect();
+    for (part, state) in parts.iter().zip(&states) {
+        let out = run(
+            BIN,
+            &["--window", "1m", "--state-out", state],
+            &part.concat(),
+        );
+        assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    }
+    let mut args = vec!["merge", "--json"];
+    args.extend(states.iter().map(String::as_str));
+    let merged = run(BIN, &args, b"");
+    assert_eq!((merged.code, merged.stderr.as_str()), (0, ""));
+    assert_eq!(merged.stdout, whole.stdout);
+    // A state without windows does not merge with one that has them.
+    let plain = tmp("plain.state");
+    assert_eq!(
+        run(BIN, &["--state-out", &plain], parts[0].concat().as_slice()).code,
+        0
+    );
+    let mixed = run(BIN, &["merge", &states[0], &plain], b"");
+    assert_eq!(mixed.code, 1);
+    assert_eq!(
+        mixed.stderr,
+        format!("wf-agg: {plain}: counted with other options (--window none, here 60000 ms)\n")
+    );
 }
