@@ -7,7 +7,8 @@
 #   4. the seed aggregator (seed 001, Python) on the same file, when ../shared/seeds
 #      is there, as a ratio;
 #   5. wf-plot's full report (page, JSON, five PNG charts) against wf-agg on the
-#      same file, as a ratio.
+#      same file, as a ratio;
+#   6. wf-agg --window 1m (windows and anomalies) against plain wf-agg, as a ratio.
 # Environment: WF_BENCH_SAMPLES (transactions, default 70000, about 1 M events),
 # WF_BENCH_RUNS (default 5), WF_BENCH_OUT (default bench_out).
 set -euo pipefail
@@ -96,4 +97,13 @@ plot_s=$(median < "$out/plot.times")
 echo
 echo "5. wf-plot's full report vs wf-agg, same file (median of $runs runs)"
 printf '   wf-plot %6.2f s, ratio to wf-agg %.2f (target < 2.50)\n' "$plot_s" "$(echo "$plot_s / $agg_s" | bc -l)"
+
+: > "$out/window.times"
+for _ in $(seq "$runs"); do
+  measure "$bin/wf-agg" --window 1m "$events" | cut -d' ' -f1 >> "$out/window.times"
+done
+window_s=$(median < "$out/window.times")
+echo
+echo "6. wf-agg --window 1m vs wf-agg, same file (median of $runs runs)"
+printf '   wf-agg --window 1m %6.2f s, ratio to wf-agg %.2f\n' "$window_s" "$(echo "$window_s / $agg_s" | bc -l)"
 rm -f "$out/.time" "$out/.rss"

@@ -21,4 +21,4 @@ pub mod watch;
 pub use aggregate::{Aggregator, Options, Report};
 pub use hist::{Hist, Summary};
 pub use input::{open_all, read_all, ReadError};
-pub use timeline::{Timeline, Window};
+pub use timeline::{RoundedHist, Timeline, Window};

@@ -37,8 +37,9 @@ pub struct SavedRounded {
 
 /// Durations at two significant digits: 0..99 exactly, then 100, 110, … 990,
 /// 1000, 1100, … (negative values count as 0).
+/// A few KiB whatever the count: for windows, and for wf-prom's step health.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct RoundedHist {
+pub struct RoundedHist {
     counts: Vec<u32>,
     n: u64,
     sum: i128,
@@ -132,7 +133,7 @@ impl RoundedHist {
         d
     }
 
-    pub(crate) fn record(&mut self, v: i64) {
+    pub fn record(&mut self, v: i64) {
         let i = slot(v);
         if self.counts.len() <= i {
             self.counts.resize(i + 1, 0);
@@ -144,7 +145,7 @@ impl RoundedHist {
         self.sum += i128::from(v);
     }
 
-    pub(crate) fn merge(&mut self, other: &RoundedHist) {
+    pub fn merge(&mut self, other: &RoundedHist) {
         if other.n == 0 {
             return;
         }
@@ -168,7 +169,9 @@ impl RoundedHist {
         self.sum += other.sum;
     }
 
-    pub(crate) fn summary(&self) -> Summary {
+    /// Count, min, max and mean exact; percentiles at two significant digits
+    /// (the lower end of the value's slot, within the seen range).
+    pub fn summary(&self) -> Summary {
         if self.n == 0 {
             return Summary::default();
         }

@@ -4,8 +4,10 @@
 //! agree on what "degraded" means.
 //!
 //! Each step keeps five rotating sub-windows of wall-clock time with its
-//! executions, failures and exact durations (distinct values, so memory is
-//! bounded by the values seen, not the rate). A scrape merges the sub-windows
+//! executions, failures and durations at two significant digits (a few KiB per
+//! step and sub-window, whatever the rate; the p95 compared with --slow-ms is
+//! the lower end of its 1%-to-10%-wide slot, so a p95 just over the threshold may
+//! read as at it). A scrape merges the sub-windows
 //! still inside the window and classifies. A step with no execution in the
 //! window is left out: no news is not health.
 
@@ -17,7 +19,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 use wf_agg::health::{self, Thresholds};
-use wf_agg::Hist;
+use wf_agg::RoundedHist;
 
 use crate::series::OVERFLOW;
 
@@ -27,7 +29,8 @@ const SUBWINDOWS: u32 = 5;
 struct Cell {
     count: u64,
     errors: u64,
-    durations: Hist,
+    /// At two significant digits: a few KiB per step and sub-window at most.
+    durations: RoundedHist,
 }
 
 /// `workflow` NUL `step`: one string, so that a lookup borrows a reused buffer.
