@@ -517,6 +517,7 @@ impl Aggregator {
                     count: row.count,
                     errors: row.errors,
                     error_rate: rate(row.errors, row.count),
+                    success_rate: rate(row.count.saturating_sub(row.errors), row.count),
                     duration_ms,
                     health,
                     health_reason,
@@ -543,6 +544,7 @@ impl Aggregator {
                     count: row.count,
                     errors: row.errors,
                     error_rate: rate(row.errors, row.count),
+                    success_rate: rate(row.count.saturating_sub(row.errors), row.count),
                     duration_ms,
                     health,
                     health_reason,
@@ -959,6 +961,8 @@ pub struct WorkflowRow {
     pub count: u64,
     pub errors: u64,
     pub error_rate: f64,
+    /// 1 − error_rate (0 without executions).
+    pub success_rate: f64,
     pub duration_ms: Summary,
     pub health: Health,
     /// Why the row is not healthy; null when it is.
@@ -972,6 +976,8 @@ pub struct StepRow {
     pub count: u64,
     pub errors: u64,
     pub error_rate: f64,
+    /// 1 − error_rate (0 without executions).
+    pub success_rate: f64,
     pub duration_ms: Summary,
     pub health: Health,
     /// Why the row is not healthy; null when it is.
