@@ -17,7 +17,7 @@ use wf_events::{
 use crate::anomaly::{self, Anomaly};
 use crate::health::{self, Health, Thresholds};
 use crate::hist::{Hist, Summary};
-use crate::state::{self, SavedOptions, SavedPattern, SavedRow, SavedWindows, State};
+use crate::state::{self, SavedOptions, SavedRow, SavedWindows, State};
 use crate::timeline::{Bucket, RoundedHist, Timeline, Window};
 
 /// The seed's outlier threshold for inter-step gaps.
@@ -188,7 +188,7 @@ struct Stats {
     workflows: FxHashMap<Option<Sym>, Row>,
     steps: FxHashMap<(Option<Sym>, Sym), Row>,
     /// Failures by step and error type.
-    patterns: FxHashMap<(Option<Sym>, Sym), FxHashMap<Box<str>, Pattern>>,
+    patterns: Patterns,
     /// For --watch: recent failures and anomalies as they are found.
     live: Option<LiveView>,
     csv: Option<CsvSinks>,
@@ -247,13 +247,7 @@ impl Observer for Stats {
                 first_ms: s.ts_ms,
                 last_ms: s.ts_ms,
             };
-            let errors = self.patterns.entry((s.workflow, s.step)).or_default();
-            match errors.get_mut(name) {
-                Some(p) => p.add(&seen),
-                None => {
-                    errors.insert(name.into(), seen);
-                }
-            }
+            add_pattern(&mut self.patterns, (s.workflow, s.step), name, seen);
             if let Some(live) = &mut self.live {
                 if live.recent_errors.len() == LIVE_KEEP {
                     live.recent_errors.pop_front();
@@ -348,6 +342,19 @@ impl Pattern {
         self.count += other.count;
         self.first_ms = self.first_ms.min(other.first_ms);
         self.last_ms = self.last_ms.max(other.last_ms);
+    }
+}
+
+type Patterns = FxHashMap<(Option<Sym>, Sym), FxHashMap<Box<str>, Pattern>>;
+
+/// Counts `seen` for one error of one step.
+fn add_pattern(patterns: &mut Patterns, step: (Option<Sym>, Sym), error: &str, seen: Pattern) {
+    let errors = patterns.entry(step).or_default();
+    match errors.get_mut(error) {
+        Some(p) => p.add(&seen),
+        None => {
+            errors.insert(error.into(), seen);
+        }
     }
 }
 
@@ -553,26 +560,11 @@ impl Aggregator {
             .collect();
         steps.sort_by(|a, b| (&a.workflow, &a.step).cmp(&(&b.workflow, &b.step)));
 
-        let mut error_patterns: Vec<ErrorPattern> = Vec::new();
+        let mut error_patterns = self.error_patterns();
         let mut totals: FxHashMap<&str, u64> = FxHashMap::default();
-        for (&(wf, step), by_error) in &s.patterns {
-            for (error, p) in by_error {
-                *totals.entry(error).or_default() += p.count;
-                error_patterns.push(ErrorPattern {
-                    workflow: name(wf),
-                    step: names.name(step).to_string(),
-                    error: error.to_string(),
-                    count: p.count,
-                    first_seen_ms: p.first_ms,
-                    last_seen_ms: p.last_ms,
-                });
-            }
+        for p in &error_patterns {
+            *totals.entry(&p.error).or_default() += p.count;
         }
-        error_patterns.sort_by(|a, b| {
-            b.count.cmp(&a.count).then_with(|| {
-                (&a.workflow, &a.step, &a.error).cmp(&(&b.workflow, &b.step, &b.error))
-            })
-        });
         let mut errors: Vec<ErrorRow> = totals
             .into_iter()
             .map(|(e, count)| ErrorRow {
@@ -581,6 +573,8 @@ impl Aggregator {
             })
             .collect();
         errors.sort_by(|a, b| b.count.cmp(&a.count).then(a.error.cmp(&b.error)));
+        // Most frequent first; error_patterns() ordered the ties.
+        error_patterns.sort_by_key(|p| std::cmp::Reverse(p.count));
 
         let mut by_type = ByType::default();
         for t in EventType::KNOWN {
@@ -670,22 +664,7 @@ impl Aggregator {
             })
             .collect();
         steps.sort_by(|a, b| (&a.workflow, &a.step).cmp(&(&b.workflow, &b.step)));
-        let mut error_patterns: Vec<SavedPattern> = Vec::new();
-        for (&(wf, step), by_error) in &s.patterns {
-            for (error, p) in by_error {
-                error_patterns.push(SavedPattern {
-                    workflow: name(wf),
-                    step: names.name(step).to_string(),
-                    error: error.to_string(),
-                    count: p.count,
-                    first_seen_ms: p.first_ms,
-                    last_seen_ms: p.last_ms,
-                });
-            }
-        }
-        error_patterns.sort_by(|a, b| {
-            (&a.workflow, &a.step, &a.error).cmp(&(&b.workflow, &b.step, &b.error))
-        });
+        let error_patterns = self.error_patterns();
         let counts = self.tracker.counts();
         State {
             format: state::FORMAT.into(),
@@ -807,13 +786,7 @@ impl Aggregator {
                 first_ms: p.first_seen_ms,
                 last_ms: p.last_seen_ms,
             };
-            let errors = s.patterns.entry((wf, step)).or_default();
-            match errors.get_mut(p.error.as_str()) {
-                Some(mine) => mine.add(&seen),
-                None => {
-                    errors.insert(p.error.as_str().into(), seen);
-                }
-            }
+            add_pattern(&mut s.patterns, (wf, step), &p.error, seen);
         }
         if let (Some(mine), Some(theirs)) = (&mut s.windows, &st.windows) {
             mine.add_outside(theirs.left_out);
@@ -836,6 +809,26 @@ impl Aggregator {
         self.tracker
             .absorb(counts, st.in_flight, st.watermark_ts_ms, &mut self.stats);
         Ok(())
+    }
+
+    /// Every error of every step, by workflow, step and error.
+    fn error_patterns(&self) -> Vec<ErrorPattern> {
+        let names = self.tracker.names();
+        let mut out: Vec<ErrorPattern> = Vec::new();
+        for (&(wf, step), by_error) in &self.stats.patterns {
+            for (error, p) in by_error {
+                out.push(ErrorPattern {
+                    workflow: wf.map(|w| names.name(w).to_string()),
+                    step: names.name(step).to_string(),
+                    error: error.to_string(),
+                    count: p.count,
+                    first_seen_ms: p.first_ms,
+                    last_seen_ms: p.last_ms,
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.workflow, &a.step, &a.error).cmp(&(&b.workflow, &b.step, &b.error)));
+        out
     }
 
     /// The distribution of transaction durations.
@@ -990,8 +983,8 @@ pub struct ErrorRow {
     pub count: u64,
 }
 
-/// One error type of one step.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One error type of one step (in reports and in states).
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ErrorPattern {
     pub workflow: Option<String>,
     pub step: String,

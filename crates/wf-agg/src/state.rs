@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use wf_events::{InFlight, TrackerCounts};
 
+use crate::aggregate::ErrorPattern;
 use crate::hist::Hist;
 use crate::timeline::SavedRounded;
 
@@ -37,7 +38,7 @@ pub struct State {
     pub lateness: SavedHist,
     pub workflows: Vec<SavedRow>,
     pub steps: Vec<SavedRow>,
-    pub error_patterns: Vec<SavedPattern>,
+    pub error_patterns: Vec<ErrorPattern>,
     pub closed: u64,
     pub duplicates: u64,
     pub orphan_closes: u64,
@@ -95,17 +96,6 @@ pub struct SavedRow {
     pub count: u64,
     pub errors: u64,
     pub duration_ms: SavedHist,
-}
-
-/// One error type of one step (see `aggregate::ErrorPattern`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SavedPattern {
-    pub workflow: Option<String>,
-    pub step: String,
-    pub error: String,
-    pub count: u64,
-    pub first_seen_ms: i64,
-    pub last_seen_ms: i64,
 }
 
 impl State {

@@ -49,7 +49,7 @@ fn ms(v: Option<i64>) -> String {
 }
 
 /// Thousands separated by commas: 1234567 → "1,234,567".
-fn grouped(n: u64) -> String {
+pub fn grouped(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -249,6 +249,16 @@ fn a_missing_file_is_an_error_before_any_work() {
     );
 }
 
+/// Exit 2, and the message with a pointer to --help on stderr.
+fn assert_usage_error(args: &[&str], msg: &str) {
+    let out = run(BIN, args, b"");
+    assert_eq!(out.code, 2, "{args:?}");
+    assert_eq!(
+        out.stderr,
+        format!("wf-agg: {msg}\nTry 'wf-agg --help' for more information.\n")
+    );
+}
+
 #[test]
 fn usage_errors_exit_2_and_point_at_help() {
     for (args, msg) in [
@@ -263,12 +273,7 @@ fn usage_errors_exit_2_and_point_at_help() {
         ),
         (vec!["-", "-"], "standard input ('-') can be read only once"),
     ] {
-        let out = run(BIN, &args, b"");
-        assert_eq!(out.code, 2, "{args:?}");
-        assert_eq!(
-            out.stderr,
-            format!("wf-agg: {msg}\nTry 'wf-agg --help' for more information.\n")
-        );
+        assert_usage_error(&args, msg);
     }
 }
 
@@ -877,12 +882,7 @@ fn health_and_window_flags_check_their_values() {
         ),
         (vec!["--interval", "1s"], "--interval needs --watch"),
     ] {
-        let out = run(BIN, &args, b"");
-        assert_eq!(out.code, 2, "{args:?}");
-        assert_eq!(
-            out.stderr,
-            format!("wf-agg: {msg}\nTry 'wf-agg --help' for more information.\n")
-        );
+        assert_usage_error(&args, msg);
     }
 }
 

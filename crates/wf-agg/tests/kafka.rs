@@ -278,7 +278,7 @@ fn watch_reads_kafka_live_and_stops_on_sigterm() {
     let pid = child.id();
     let mut reaped = Reaped(Some(child));
     // Plain frames (stdout is a pipe); wait for one that has every event.
-    let want = format!("events {}  (", grouped(total));
+    let want = format!("events {}  (", wf_agg::watch::grouped(total));
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut seen = false;
@@ -309,19 +309,10 @@ fn watch_reads_kafka_live_and_stops_on_sigterm() {
     let closed = expected["transactions"]["closed"].as_u64().unwrap();
     assert!(
         rest.iter().any(|l| l.starts_with(&want)
-            && l.contains(&format!("closed {}   malformed 0", grouped(closed)))),
+            && l.contains(&format!(
+                "closed {}   malformed 0",
+                wf_agg::watch::grouped(closed)
+            ))),
         "{rest:?}"
     );
-}
-
-fn grouped(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

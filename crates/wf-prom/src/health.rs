@@ -21,9 +21,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use wf_agg::health::{self, Thresholds};
 use wf_agg::RoundedHist;
 
+use crate::quantiles::rotate;
 use crate::series::OVERFLOW;
-
-const SUBWINDOWS: u32 = 5;
 
 #[derive(Default)]
 struct Cell {
@@ -72,21 +71,11 @@ impl StepHealth {
         }
     }
 
-    fn rotate(&self, slots: &mut Vec<(Instant, HashMap<Key, Cell>)>, now: Instant) {
-        slots.retain(|(start, _)| now.duration_since(*start) < self.window);
-        let due = slots
-            .last()
-            .is_none_or(|(start, _)| now.duration_since(*start) >= self.window / SUBWINDOWS);
-        if due {
-            slots.push((now, HashMap::new()));
-        }
-    }
-
     /// Records one execution of a step.
     pub fn observe(&self, workflow: &str, step: &str, duration_ms: Option<i64>, error: bool) {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let inner = &mut *guard;
-        self.rotate(&mut inner.slots, Instant::now());
+        rotate(&mut inner.slots, self.window, Instant::now());
         let key = &mut inner.scratch;
         key.clear();
         key.push_str(workflow);
@@ -126,7 +115,7 @@ impl StepHealth {
     /// (workflow, step, level, reason) of every step seen in the window, sorted.
     pub fn classes(&self) -> Vec<(String, String, i64, Option<String>)> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        self.rotate(&mut inner.slots, Instant::now());
+        rotate(&mut inner.slots, self.window, Instant::now());
         let mut merged: HashMap<&Key, Cell> = HashMap::new();
         for (_, cells) in inner.slots.iter() {
             for (key, c) in cells {

@@ -53,6 +53,19 @@ impl Cell {
     }
 }
 
+/// Drops the sub-windows of `slots` (newest last, each with the instant it
+/// started) that left `window`, and starts a new one when the newest is a
+/// sub-window old. wf-prom's windowed metrics all rotate this way.
+pub fn rotate<T: Default>(slots: &mut Vec<(Instant, T)>, window: Duration, now: Instant) {
+    slots.retain(|(start, _)| now.duration_since(*start) < window);
+    let due = slots
+        .last()
+        .is_none_or(|(start, _)| now.duration_since(*start) >= window / SUBWINDOWS);
+    if due {
+        slots.push((now, T::default()));
+    }
+}
+
 struct Ring {
     /// Sub-windows, newest last, each with the instant it started.
     slots: Vec<(Instant, HashMap<String, Cell>)>,
@@ -94,21 +107,9 @@ impl WindowQuantiles {
         }
     }
 
-    fn slot_len(&self) -> Duration {
-        self.window / SUBWINDOWS
-    }
-
     /// Drops sub-windows that left the window and starts a new one when due.
     fn rotate(&self, ring: &mut Ring, now: Instant) {
-        ring.slots
-            .retain(|(start, _)| now.duration_since(*start) < self.window);
-        let due = ring
-            .slots
-            .last()
-            .is_none_or(|(start, _)| now.duration_since(*start) >= self.slot_len());
-        if due {
-            ring.slots.push((now, HashMap::new()));
-        }
+        rotate(&mut ring.slots, self.window, now);
     }
 
     /// Records one value (seconds) under `key` (ignored without a label).

@@ -128,7 +128,10 @@ fn sum_of(text: &str, prefix: &str) -> f64 {
 }
 
 fn wf_agg_report(input: &[u8]) -> Value {
-    let path = std::env::temp_dir().join(format!("wf-prom-agg-{}.jsonl", std::process::id()));
+    // One file per call: tests run in parallel.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("wf-prom-agg-{}-{n}.jsonl", std::process::id()));
     std::fs::write(&path, input).unwrap();
     let mut agg = wf_agg::Aggregator::new(wf_agg::Options::default());
     let opened = wf_agg::open_all(&[Input::Path(path.to_string_lossy().into_owned())]).unwrap();
