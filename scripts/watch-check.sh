@@ -81,4 +81,23 @@ expect "plain: a summary a second" "$(( frames >= 3 && frames <= 5 ))" "1"
 expect "plain: the last says the input ended" "$(grep '^wf-agg --watch' "$tmp/plain.txt" | tail -n 1 | grep -c 'input ended$')" "1"
 expect "plain: no escape codes" "$(grep -c $'\x1b' "$tmp/plain.txt" || true)" "0"
 
+# 5. --follow: a file that grows is read as it grows; SIGTERM ends the watch.
+"$bin/wf-sim" --samples 2000 --seed 3 > "$tmp/all.jsonl"
+total=$(wc -l < "$tmp/all.jsonl")
+head -n 10000 "$tmp/all.jsonl" > "$tmp/grow.jsonl"
+"$bin/wf-agg" --watch --follow "$tmp/grow.jsonl" --interval 300ms > "$tmp/follow.txt" &
+watcher=$!
+frames_with() { grep -cE "^events $1  \(" "$tmp/follow.txt" || true; }
+for _ in $(seq 50); do [[ $(frames_with "10,000") -gt 0 ]] && break; sleep 0.2; done
+expect "follow: the first part is read" "$(( $(frames_with "10,000") > 0 ))" "1"
+tail -n +10001 "$tmp/all.jsonl" >> "$tmp/grow.jsonl"
+want=$(python3 -c "print(f'{$total:,}')")
+for _ in $(seq 50); do [[ $(frames_with "$want") -gt 0 ]] && break; sleep 0.2; done
+expect "follow: what was appended is read too ($want events)" "$(( $(frames_with "$want") > 0 ))" "1"
+kill -TERM "$watcher"
+wait "$watcher" && rc=0 || rc=$?
+expect "follow: SIGTERM ends it, exit 0" "$rc" "0"
+expect "follow: the last frame says the input ended" "$(grep '^wf-agg --watch' "$tmp/follow.txt" | tail -n 1 | grep -c 'input ended$')" "1"
+expect "follow: all transactions closed in the last frame" "$(tail -n 40 "$tmp/follow.txt" | grep -cE "^events $want  \(.*closed 2,000 ")" "1"
+
 summary watch-check
