@@ -52,24 +52,20 @@ struct Live {
     error: Option<String>,
 }
 
-/// Terminal rows, from `LINES` or `stty size`'s ioctl equivalent; 0 if unknown.
-fn rows() -> usize {
-    std::env::var("LINES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .or_else(|| {
-            let out = std::process::Command::new("stty")
-                .arg("size")
-                .stdin(std::fs::File::open("/dev/tty").ok()?)
-                .output()
-                .ok()?;
-            String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+/// The terminal's rows and columns, from `stty size` on /dev/tty (so a resize
+/// shows in the next frame); 0 where unknown.
+fn size() -> (usize, usize) {
+    let ask = || -> Option<(usize, usize)> {
+        let out = std::process::Command::new("stty")
+            .arg("size")
+            .stdin(std::fs::File::open("/dev/tty").ok()?)
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut it = text.split_whitespace().map(|v| v.parse::<usize>().ok());
+        Some((it.next()??, it.next()??))
+    };
+    ask().unwrap_or((0, 0))
 }
 
 struct Feed {
@@ -196,6 +192,7 @@ pub fn run(a: &Args, stop: Arc<AtomicBool>) -> Result<std::process::ExitCode, Er
             let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
             let rate = (events - last.1) as f64 / secs;
             last = (now, events);
+            let (rows, cols) = if tty { size() } else { (0, 0) };
             let mut f = Frame {
                 report: &report,
                 live: l.agg.live(),
@@ -203,7 +200,8 @@ pub fn run(a: &Args, stop: Arc<AtomicBool>) -> Result<std::process::ExitCode, Er
                 rate,
                 source: &name,
                 color: tty,
-                rows: if tty { rows() } else { 0 },
+                rows,
+                cols,
                 ended,
             };
             frame_text = watch::render(&f);
@@ -226,6 +224,7 @@ pub fn run(a: &Args, stop: Arc<AtomicBool>) -> Result<std::process::ExitCode, Er
                 // The last frame stays on the normal screen, without colours.
                 f.color = false;
                 f.rows = 0;
+                f.cols = 0;
                 frame_text = watch::render(&f);
             }
         }

@@ -27,6 +27,8 @@ pub struct Frame<'a> {
     pub color: bool,
     /// Rows of the terminal: the frame is cut to fit (0: no limit).
     pub rows: usize,
+    /// Columns of the terminal: each line is cut to fit (0: no limit).
+    pub cols: usize,
     /// Whether the input has ended.
     pub ended: bool,
 }
@@ -147,6 +149,14 @@ pub fn render(f: &Frame<'_>) -> String {
             );
         }
     }
+    if f.cols > 0 {
+        out = out
+            .lines()
+            .map(|l| fit(l, f.cols))
+            .collect::<Vec<_>>()
+            .join("\n");
+        out.push('\n');
+    }
     if f.rows > 0 {
         let lines: Vec<&str> = out.lines().collect();
         if lines.len() > f.rows {
@@ -159,6 +169,37 @@ pub fn render(f: &Frame<'_>) -> String {
             cut.push('\n');
             return cut;
         }
+    }
+    out
+}
+
+/// `line` cut to `cols` visible characters; colour codes do not count and are
+/// kept (with a reset if one was cut off).
+fn fit(line: &str, cols: usize) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut visible = 0;
+    let mut chars = line.chars().peekable();
+    let mut cut = false;
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            out.push(c);
+            for d in chars.by_ref() {
+                out.push(d);
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        if visible == cols {
+            cut = true;
+            break;
+        }
+        out.push(c);
+        visible += 1;
+    }
+    if cut && out.contains('\x1b') {
+        out.push_str("\x1b[0m");
     }
     out
 }
@@ -201,6 +242,7 @@ mod tests {
             source: "stdin",
             color: false,
             rows: 0,
+            cols: 0,
             ended: false,
         });
         let lines: Vec<&str> = text.lines().collect();
@@ -229,11 +271,37 @@ mod tests {
             source: "stdin",
             color: true,
             rows: 6,
+            cols: 0,
             ended: true,
         });
         assert_eq!(short.lines().count(), 6);
         assert!(short.ends_with("more lines (a taller terminal shows them)\n"));
         assert!(short.contains("· input ended"));
+        // And to its columns.
+        let narrow = render(&Frame {
+            report: &report,
+            live: agg.live(),
+            open: 1,
+            rate: 0.0,
+            source: "stdin",
+            color: false,
+            rows: 0,
+            cols: 30,
+            ended: true,
+        });
+        assert_eq!(
+            narrow.lines().nth(1),
+            Some("events 5  (0/s)   open 1   clo")
+        );
+        assert!(narrow.lines().all(|l| l.chars().count() <= 30), "{narrow}");
+    }
+
+    #[test]
+    fn lines_fit_the_terminal_width_colour_codes_aside() {
+        assert_eq!(fit("abcdef", 4), "abcd");
+        assert_eq!(fit("abc", 4), "abc");
+        assert_eq!(fit("ab\x1b[31m● failed\x1b[0m", 4), "ab\x1b[31m● \x1b[0m");
+        assert_eq!(fit("\x1b[32m●\x1b[0m x", 3), "\x1b[32m●\x1b[0m x");
     }
 
     #[test]
