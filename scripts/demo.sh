@@ -14,8 +14,8 @@ echo "== wf-sim --samples 100000 | tee $out/events.jsonl | wf-agg"
 "$bin/wf-agg" --json --txn-csv "$out/txn_durations.csv" --gap-csv "$out/inter_step_gaps.csv" \
   "$out/events.jsonl" > "$out/report.json"
 echo
-echo "== wf-plot --file $out/events.jsonl --out-dir $out/report"
-"$bin/wf-plot" --file "$out/events.jsonl" --out-dir "$out/report" --svg
+echo "== wf-plot --file $out/events.jsonl --out-dir $out/report --window 1m"
+"$bin/wf-plot" --file "$out/events.jsonl" --out-dir "$out/report" --svg --window 1m
 echo
 echo "== wrote $out/events.jsonl ($(wc -l < "$out/events.jsonl") events), $out/report.json,"
 echo "   $out/txn_durations.csv, $out/inter_step_gaps.csv and $out/report/"
