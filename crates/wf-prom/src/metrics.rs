@@ -54,6 +54,7 @@ pub struct StepLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StepErrorLabels {
+    pub workflow: String,
     pub step: String,
     pub error: String,
 }
@@ -242,7 +243,7 @@ impl Metrics {
         );
         registry.register(
             "wf_step_errors",
-            "Failed steps, by step and error type",
+            "Failed steps, by workflow, step and error type",
             m.step_errors.family(),
         );
         registry.register(
@@ -377,11 +378,13 @@ impl Observer for Metrics {
         }
         if s.status == wf_events::Status::Error {
             let labels = StepErrorLabels {
+                workflow: name(s.workflow_name),
                 step: s.step_name.to_string(),
                 error: s.error.unwrap_or("(unspecified)").to_string(),
             };
             self.step_errors
                 .get(labels, |_| StepErrorLabels {
+                    workflow: OVERFLOW.into(),
                     step: OVERFLOW.into(),
                     error: OVERFLOW.into(),
                 })

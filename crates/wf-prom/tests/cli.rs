@@ -637,6 +637,22 @@ fn step_health_agrees_with_wf_agg_and_anomalies_are_counted() {
         );
         assert_eq!(sample(&text, &series), level, "{series}");
     }
+    // The per-error counters are wf-agg's error patterns.
+    let patterns = report["error_patterns"].as_array().unwrap();
+    assert!(patterns.len() > 20);
+    for p in patterns {
+        let series = format!(
+            "wf_step_errors_total{{workflow=\"{}\",step=\"{}\",error=\"{}\"}}",
+            p["workflow"].as_str().unwrap(),
+            p["step"].as_str().unwrap(),
+            p["error"].as_str().unwrap()
+        );
+        assert_eq!(
+            sample(&text, &series),
+            p["count"].as_f64().unwrap(),
+            "{series}"
+        );
+    }
     // The slowdown: minutes 5 and 6 spike (p95) and the first shifts; the
     // drop: minute 8 against the windows before it.
     assert_eq!(anomaly_counts(&text), [1.0, 2.0, 1.0]);
