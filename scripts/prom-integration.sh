@@ -110,10 +110,15 @@ done
 # After the stream: all events read, one more scrape, then p95 against wf-agg's.
 for _ in $(seq 600); do
   kill -0 "${pids[0]}" 2>/dev/null || break
+  # Done when the simulator and tee have exited (so the file is whole: checked
+  # first, or tee's last write could land between the count and the check) and
+  # wf-prom has read every line.
+  written=0
+  pgrep -f "wf-sim --realtime --samples 600 --rate 100 --seed 6" >/dev/null \
+    || pgrep -f "tee $tmp/events.jsonl" >/dev/null || written=1
   lines=$(wc -l < "$tmp/events.jsonl")
   read_so_far=$(http "http://$addr/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_read"])' 2>/dev/null || echo 0)
-  # Done when the simulator has exited and wf-prom has read every line it wrote.
-  pgrep -f "wf-sim --realtime --samples 600 --rate 100 --seed 6" >/dev/null || [[ "$read_so_far" != "$lines" ]] || break
+  [[ $written == 1 && "$read_so_far" == "$lines" ]] && break
   sleep 0.5
 done
 expect "wf-prom read every event" "$read_so_far" "$(wc -l < "$tmp/events.jsonl")"
