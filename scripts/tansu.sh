@@ -5,6 +5,7 @@
 #   scripts/tansu.sh start DIR PORT   start it on 127.0.0.1:PORT with SQLite storage in
 #                                     DIR, create the two wf topics (6 partitions each),
 #                                     print the bootstrap address
+#   scripts/tansu.sh topics PORT T...  create topics T... (6 partitions each) if missing
 #   scripts/tansu.sh stop DIR         stop the broker started in DIR
 #
 # The cache is $WF_CACHE (default ~/.cache/wf); a build already there is reused.
@@ -45,12 +46,18 @@ start() {
     cat "$dir/broker.log" >&2
     exit 1
   fi
-  for t in workflow.transactions workflow.steps; do
+  topics "$port" workflow.transactions workflow.steps
+  echo "127.0.0.1:$port"
+}
+
+topics() {
+  local url=tcp://127.0.0.1:$1 t
+  shift
+  for t in "$@"; do
     # Already there when the storage is reused (a restart).
     "$tansu" topic list --broker "$url" 2>/dev/null | grep -q "\"name\":\"$t\"" && continue
     "$tansu" topic create --broker "$url" --partitions "$partitions" "$t" >/dev/null
   done
-  echo "127.0.0.1:$port"
 }
 
 stop() {
@@ -68,5 +75,6 @@ case ${1:-} in
   install) install ;;
   start) start "$2" "$3" ;;
   stop) stop "$2" ;;
-  *) echo "usage: $0 install | start DIR PORT | stop DIR" >&2; exit 2 ;;
+  topics) shift; topics "$@" ;;
+  *) echo "usage: $0 install | start DIR PORT | topics PORT TOPIC... | stop DIR" >&2; exit 2 ;;
 esac
