@@ -467,15 +467,9 @@ impl Aggregator {
         self.stats.by_type[ev.kind.index()] += 1;
         if ev.kind != EventType::Unknown {
             let ts = ev.ts_ms;
-            self.stats.span = Some(match self.stats.span {
-                None => (ts, ts),
-                Some((lo, hi)) => (lo.min(ts), hi.max(ts)),
-            });
+            widen(&mut self.stats.span, (ts, ts));
             if ev.kind == EventType::TransactionOpen {
-                self.stats.opens = Some(match self.stats.opens {
-                    None => (ts, ts),
-                    Some((lo, hi)) => (lo.min(ts), hi.max(ts)),
-                });
+                widen(&mut self.stats.opens, (ts, ts));
             }
         }
         self.tracker.apply(ev, &mut self.stats);
@@ -755,10 +749,7 @@ impl Aggregator {
         }
         s.malformed += st.malformed;
         if let (Some(lo), Some(hi)) = (st.first_ts_ms, st.last_ts_ms) {
-            s.span = Some(match s.span {
-                None => (lo, hi),
-                Some((a, b)) => (a.min(lo), b.max(hi)),
-            });
+            widen(&mut s.span, (lo, hi));
         }
         s.txn.merge(&(&st.transactions).into());
         for (d, ts, id) in &st.slowest {
@@ -798,11 +789,8 @@ impl Aggregator {
                 };
                 mine.absorb(*start, &b);
             }
-            if let Some((lo, hi)) = theirs.opens {
-                s.opens = Some(match s.opens {
-                    None => (lo, hi),
-                    Some((a, b)) => (a.min(lo), b.max(hi)),
-                });
+            if let Some(theirs) = theirs.opens {
+                widen(&mut s.opens, theirs);
             }
         }
         let counts = st.tracker_counts();
@@ -851,6 +839,14 @@ impl Aggregator {
     pub fn timeline(&self) -> &Timeline {
         &self.stats.timeline
     }
+}
+
+/// Widens a (first, last) span to take in another.
+fn widen(span: &mut Option<(i64, i64)>, (lo, hi): (i64, i64)) {
+    *span = Some(match *span {
+        None => (lo, hi),
+        Some((a, b)) => (a.min(lo), b.max(hi)),
+    });
 }
 
 fn rate(part: u64, whole: u64) -> f64 {

@@ -184,20 +184,26 @@ impl Baseline {
         for b in windows.clone() {
             hist.merge(&b.hist);
         }
-        // Latency and error rate from the windows big enough to measure them.
-        let sized = || windows.clone().filter(|b| b.closed >= MIN_CLOSED);
+        // Latency and error rate from the windows big enough to measure them,
+        // each window's summary computed once.
+        let sized: Vec<(&Bucket, crate::hist::Summary)> = windows
+            .clone()
+            .filter(|b| b.closed >= MIN_CLOSED)
+            .map(|b| (b, b.hist.summary()))
+            .collect();
         let pct = |f: fn(&crate::hist::Summary) -> Option<i64>| {
             median(
-                sized()
-                    .filter_map(|b| f(&b.hist.summary()).map(|v| v as f64))
+                sized
+                    .iter()
+                    .filter_map(|(_, s)| f(s).map(|v| v as f64))
                     .collect(),
             )
         };
         Some(Baseline {
-            closed: median(windows.clone().map(|b| b.closed as f64).collect()),
+            closed: median(windows.map(|b| b.closed as f64).collect()),
             p95: pct(|s| s.p95),
             p50: pct(|s| s.p50),
-            error_rate: median(sized().map(rate).collect()),
+            error_rate: median(sized.iter().map(|(b, _)| rate(b)).collect()),
             hist,
         })
     }

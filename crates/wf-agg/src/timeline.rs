@@ -226,6 +226,8 @@ impl Bucket {
 pub struct Timeline {
     window_ms: i64,
     max_windows: usize,
+    /// `--window`'s windows: never widened.
+    fixed: bool,
     /// Start of the first bucket; a multiple of `window_ms`.
     origin: Option<i64>,
     buckets: Vec<Bucket>,
@@ -259,6 +261,7 @@ impl Timeline {
         Timeline {
             window_ms: FIRST_WINDOW_MS,
             max_windows: max_windows.max(2),
+            fixed: false,
             origin: None,
             buckets: Vec::new(),
             outside: 0,
@@ -271,6 +274,7 @@ impl Timeline {
         Timeline {
             window_ms: window_ms.max(1),
             max_windows: usize::MAX,
+            fixed: true,
             origin: None,
             buckets: Vec::new(),
             outside: 0,
@@ -337,7 +341,7 @@ impl Timeline {
             let first = origin.min(start);
             let end = (origin + self.buckets.len() as i64 * w).max(start + w);
             let needed = (end - first) / w;
-            if self.max_windows == usize::MAX {
+            if self.fixed {
                 // Fixed windows are never widened: a close so far from the
                 // others that it would need too many windows is left out.
                 if needed > MAX_FIXED_WINDOWS {
